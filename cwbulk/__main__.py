@@ -1,0 +1,3 @@
+from cwbulk.cli import main
+
+main()
