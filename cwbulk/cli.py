@@ -14,7 +14,7 @@ import click
 from cwbulk import __version__
 from cwbulk.errors import CwbulkError
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("config", "ping", "lookup", "validate")
 
 
 @dataclass

@@ -5,6 +5,7 @@ CwbulkError                  2  anything cwbulk reports as a clean message
 ├── ConfigError              2  no profile, a bad profile file, missing credentials
 ├── InputError               2  a file that can't be read at all (missing, corrupt, empty)
 ├── ConnectionFailed         2  the site can't be reached (DNS, refused, TLS, timeout)
+├── WriteOutcomeUnknown      2  a create was sent but its answer was lost (5xx, dropped, timeout)
 ├── ApiError                 2  ConnectWise answered with an error
 │   ├── AuthenticationFailed 2  401: wrong keys, company or missing clientId
 │   ├── PermissionDenied     2  403: the API member's security role forbids it
@@ -48,6 +49,30 @@ class InputError(CwbulkError):
 
 class ConnectionFailed(CwbulkError):
     """The ConnectWise site could not be reached."""
+
+
+class WriteOutcomeUnknown(CwbulkError):
+    """A POST was sent but its answer was lost, so whether it was written is unknown.
+
+    Carries the request body, so the caller can look the record up (by ``mobileGuid``)
+    before it decides to send it again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        body: object,
+        status: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.method = method
+        self.path = path
+        self.body = body
+        self.status = status
 
 
 class ApiError(CwbulkError):

@@ -1,0 +1,289 @@
+"""plan.py: desired rows vs existing entries → one plan item per row (pure, no HTTP)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cwbulk.plan import (
+    DesiredRow,
+    create_body,
+    make_plan,
+    mobile_guid,
+    natural_key,
+)
+from cwbulk.problems import RowProblem
+
+TZ = ZoneInfo("Europe/Amsterdam")
+
+
+def row(n: int, **changes: object) -> DesiredRow:
+    """A row of sheet "S" for member 7 on ticket 1001: 1.5 h from 09:00 local (07:00Z)."""
+    base = DesiredRow(
+        sheet="S",
+        row=n,
+        member_id=7,
+        date="2024-06-03",
+        time_start="2024-06-03T07:00:00Z",
+        actual_hours=1.5,
+        charge_to_type="ServiceTicket",
+        charge_to_id=1001,
+        company_id=3,
+        start_given=True,
+        work_type_id=11,
+        notes="Fixed the printer",
+        display={"member": "abaker", "chargeTo": "1001", "workType": "Remote"},
+    )
+    return replace(base, **changes)
+
+
+def entry(entry_id: int, **changes: object) -> dict:
+    """An existing ConnectWise entry equal to ``row(...)``, unless changed."""
+    found = {
+        "id": entry_id,
+        "member": {"id": 7, "identifier": "abaker"},
+        "company": {"id": 3, "identifier": "Northwind"},
+        "chargeToType": "ServiceTicket",
+        "chargeToId": 1001,
+        "timeStart": "2024-06-03T07:00:00Z",
+        "timeEnd": "2024-06-03T08:30:00Z",
+        "actualHours": 1.5,
+        "workType": {"id": 11, "name": "Remote"},
+        "notes": "Fixed the printer",
+        "_info": {"lastUpdated": "2024-06-04T10:00:00Z"},
+    }
+    found.update(changes)
+    return found
+
+
+def only(plan):
+    assert len(plan.items) == 1
+    return plan.items[0]
+
+
+def test_a_new_row_is_a_create_with_a_deterministic_mobile_guid() -> None:
+    item = only(make_plan([row(2)], [], tz=TZ))
+    key = natural_key(
+        member_id=7,
+        date="2024-06-03",
+        charge_to_type="ServiceTicket",
+        charge_to_id=1001,
+        hours=1.5,
+        start="09:00",
+        occurrence=1,
+    )
+    assert (item.action, item.key) == ("create", key)
+    assert (
+        item.mobile_guid == mobile_guid(key) == make_plan([row(9)], [], tz=TZ).items[0].mobile_guid
+    )
+    assert item.body == {
+        "member": {"id": 7},
+        "chargeToType": "ServiceTicket",
+        "chargeToId": 1001,
+        "company": {"id": 3},
+        "timeStart": "2024-06-03T07:00:00Z",
+        "actualHours": 1.5,
+        "workType": {"id": 11},
+        "notes": "Fixed the printer",
+        "mobileGuid": item.mobile_guid,
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "same"),
+    [
+        pytest.param({"actual_hours": 1.501}, True, id="hours-rounded-to-0.01"),
+        pytest.param({"notes": "other notes"}, True, id="notes-are-not-in-the-key"),
+        pytest.param({"actual_hours": 1.51}, False, id="other-hours"),
+        pytest.param({"member_id": 8}, False, id="other-member"),
+        pytest.param({"date": "2024-06-04"}, False, id="other-date"),
+        pytest.param({"charge_to_id": 1002}, False, id="other-ticket"),
+        pytest.param({"time_start": "2024-06-03T08:00:00Z"}, False, id="other-start"),
+        pytest.param(
+            {"time_start": "2024-06-03T08:00:00Z", "start_given": False},
+            False,
+            id="start-left-out-when-not-given",
+        ),
+    ],
+)
+def test_the_natural_key_and_guid_depend_on_member_date_charge_to_hours_and_start(
+    changes: dict, same: bool
+) -> None:
+    first = only(make_plan([row(2)], [], tz=TZ))
+    other = only(make_plan([row(2, **changes)], [], tz=TZ))
+    assert (first.mobile_guid == other.mobile_guid) is same
+
+
+def test_identical_keys_get_occurrence_numbers_in_file_order() -> None:
+    plan = make_plan([row(2), row(3, notes="second visit"), row(4, notes="third")], [], tz=TZ)
+    keys = [i.key for i in plan.items]
+    assert [k.rsplit("|", 1)[1] for k in keys] == ["1", "2", "3"]
+    assert len({i.mobile_guid for i in plan.items}) == 3
+
+
+def test_an_entry_matched_by_id_gets_only_its_changed_fields() -> None:
+    desired = row(2, entry_id=501, notes="Replaced the toner", work_type_id=12)
+    desired = replace(desired, display={**desired.display, "workType": "On-site"})
+    item = only(make_plan([desired], [entry(501)], tz=TZ))
+    assert (item.action, item.entry_id, item.match) == ("update", 501, "id")
+    assert [(c.field, c.before, c.after) for c in item.changes] == [
+        ("workType", "Remote", "On-site"),
+        ("notes", "Fixed the printer", "Replaced the toner"),
+    ]
+    assert item.patch_ops() == [
+        {"op": "replace", "path": "workType", "value": {"id": 12}},
+        {"op": "replace", "path": "notes", "value": "Replaced the toner"},
+    ]
+
+
+def test_an_entry_matched_by_mobile_guid_is_unchanged() -> None:
+    guid = only(make_plan([row(2)], [], tz=TZ)).mobile_guid
+    moved = entry(77, mobileGuid=guid)
+    item = only(make_plan([row(2)], [moved], tz=TZ))
+    assert (item.action, item.entry_id, item.match) == ("unchanged", 77, "mobileGuid")
+
+
+def test_an_entry_a_person_typed_is_matched_by_natural_key() -> None:
+    typed = entry(88, mobileGuid="6fd34162-0856-4bc1-80ae-c3dccd89357a", notes="printer")
+    item = only(make_plan([row(2)], [typed], tz=TZ))
+    assert (item.action, item.entry_id, item.match) == ("update", 88, "key")
+    assert [c.field for c in item.changes] == ["notes"]
+
+
+def test_a_row_without_start_matches_whatever_time_the_entry_has() -> None:
+    stacked = row(2, start_given=False, time_start="2024-06-03T07:00:00Z")
+    at_two = entry(90, timeStart="2024-06-03T12:00:00Z", timeEnd="2024-06-03T13:30:00Z")
+    item = only(make_plan([stacked], [at_two], tz=TZ))
+    assert (item.action, item.match) == ("unchanged", "key")
+    with_start = only(make_plan([row(2)], [at_two], tz=TZ))
+    assert with_start.action == "create"
+
+
+def test_the_local_date_decides_the_key_not_the_utc_date() -> None:
+    # 00:30 in Amsterdam on 4 June is 22:30Z on 3 June.
+    late = row(2, date="2024-06-04", time_start="2024-06-03T22:30:00Z")
+    found = entry(91, timeStart="2024-06-03T22:30:00Z", timeEnd="2024-06-04T00:00:00Z")
+    assert only(make_plan([late], [found], tz=TZ)).action == "unchanged"
+
+
+def test_a_rows_own_entry_is_not_taken_by_an_earlier_rows_key_match() -> None:
+    rows = [row(2), row(3, notes="second visit")]
+    second_guid = make_plan(rows, [], tz=TZ).items[1].mobile_guid
+    existing = [entry(95, mobileGuid=second_guid, notes="second visit")]
+    first, second = make_plan(rows, existing, tz=TZ).items
+    assert (second.action, second.entry_id, second.match) == ("unchanged", 95, "mobileGuid")
+    assert first.action == "create"
+
+
+@pytest.mark.parametrize(
+    ("sheet_value", "changed", "action"),
+    [
+        pytest.param("2024-06-01T08:00:00Z", True, "conflict", id="changed-since-export"),
+        pytest.param("2024-06-04T10:00:00Z", True, "update", id="same-lastUpdated"),
+        pytest.param("2024-06-04T12:00:00+02:00", True, "update", id="same-moment-other-zone"),
+        pytest.param("2024-06-01T08:00:00Z", False, "unchanged", id="no-edit-no-conflict"),
+        pytest.param(None, True, "update", id="no-lastUpdated-column"),
+    ],
+)
+def test_a_conflict_is_an_edit_of_an_entry_changed_since_the_export(
+    sheet_value: str | None, changed: bool, action: str
+) -> None:
+    notes = "Edited in the sheet" if changed else "Fixed the printer"
+    desired = row(2, entry_id=501, last_updated=sheet_value, notes=notes)
+    item = only(make_plan([desired], [entry(501)], tz=TZ))
+    assert item.action == action
+    if action == "conflict":
+        assert item.code == "changed_in_connectwise"
+        assert "501" in item.message and "--on-conflict overwrite" in item.message
+
+
+def test_an_entry_changed_after_the_plan_the_user_saw_is_a_conflict() -> None:
+    desired = row(2, entry_id=501, notes="Edited")
+    seen = {501: "2024-06-04T09:00:00Z"}
+    item = only(make_plan([desired], [entry(501)], tz=TZ, seen_last_updated=seen))
+    assert (item.action, item.code) == ("conflict", "changed_since_plan")
+    same = {501: "2024-06-04T10:00:00Z"}
+    assert only(make_plan([desired], [entry(501)], tz=TZ, seen_last_updated=same)).action == (
+        "update"
+    )
+
+
+STACKED = {"start_given": False}
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "why"),
+    [
+        pytest.param(row(2), row(3), "same content", id="same-content"),
+        pytest.param(
+            row(2, **STACKED),
+            row(3, **STACKED, time_start="2024-06-03T08:30:00Z"),
+            "same content",
+            id="stacked-start-is-not-content",
+        ),
+        pytest.param(row(2, entry_id=501), row(3, entry_id=501, notes="b"), "same id 501", id="id"),
+    ],
+)
+def test_duplicates_in_the_file(first: DesiredRow, second: DesiredRow, why: str) -> None:
+    items = make_plan([first, second], [entry(501)], tz=TZ).items
+    assert [i.action for i in items][1] == "duplicate"
+    assert items[1].message.startswith(f"repeats row 2 ({why})")
+
+
+def test_rows_that_differ_in_content_are_not_duplicates() -> None:
+    items = make_plan([row(2), row(3, notes="other")], [], tz=TZ).items
+    assert [i.action for i in items] == ["create", "create"]
+
+
+def test_rows_with_errors_are_invalid_and_warnings_are_not() -> None:
+    problems = [
+        RowProblem("S", 3, "workType", "Remot", "unknown_work_type", "unknown work type"),
+        RowProblem("S", 3, "hours", "x", "bad_hours", "bad hours"),
+        RowProblem("S", 2, None, None, "overlap", "overlaps row 4", severity="warning"),
+        RowProblem("S", 5, "member", "zz", "unknown_member", "unknown member 'zz'"),
+    ]
+    plan = make_plan([row(2), row(3, notes="x")], [], tz=TZ, problems=problems)
+    assert [(i.row, i.action, i.code) for i in plan.items] == [
+        (2, "create", None),
+        (3, "invalid", "unknown_work_type"),
+        (5, "invalid", "unknown_member"),
+    ]
+    assert plan.items[1].message == "unknown work type (and 1 more problems)"
+    assert plan.counts() == {
+        "create": 1,
+        "update": 0,
+        "unchanged": 0,
+        "conflict": 0,
+        "duplicate": 0,
+        "invalid": 2,
+    }
+
+
+def test_an_id_that_does_not_exist_is_invalid() -> None:
+    item = only(make_plan([row(2, entry_id=404)], [], tz=TZ))
+    assert (item.action, item.code) == ("invalid", "unknown_entry_id")
+    assert "404" in item.message and "clear the id" in item.message
+
+
+def test_items_come_in_file_order_across_sheets() -> None:
+    rows = [row(5, sheet="B"), row(3, sheet="A", notes="a"), row(2, sheet="B", notes="b")]
+    plan = make_plan(rows, [], tz=TZ, sheet_order=["A", "B"])
+    assert [(i.sheet, i.row) for i in plan.items] == [("A", 3), ("B", 2), ("B", 5)]
+
+
+def test_company_time_without_a_charge_to_id_matches_on_the_company() -> None:
+    desired = row(2, charge_to_type="Company", charge_to_id=None)
+    body = create_body(desired, "g")
+    assert "chargeToId" not in body and body["company"] == {"id": 3}
+    typed = entry(60, chargeToType="Company", chargeToId=None)
+    assert only(make_plan([desired], [typed], tz=TZ)).action == "unchanged"
+
+
+def test_the_plan_is_json_ready() -> None:
+    plan = make_plan([row(2), row(3, entry_id=501, notes="n")], [entry(501)], tz=TZ)
+    data = json.loads(json.dumps(plan.to_dict()))
+    assert data["counts"]["create"] == 1 and data["counts"]["update"] == 1
+    assert data["items"][1]["changes"][0]["field"] == "notes"
