@@ -216,7 +216,7 @@ def _read_csv(path: Path) -> SheetData:
     except pd.errors.ParserError as exc:
         raise InputError(
             f"{path.name} can't be read as CSV: "
-            f"{_long_row(path, encoding, delimiter) or _parser_problem(exc)}",
+            f"{_long_row(path, encoding, delimiter) or _parser_problem(exc, first_row)}",
             hint=f"Fields that contain the delimiter {delimiter!r} or line breaks must be "
             'wrapped in double quotes ("…"); every row needs as many fields as the header.',
         ) from exc
@@ -260,8 +260,11 @@ def _long_row(path: Path, encoding: str, delimiter: str) -> str | None:
     return None
 
 
-def _parser_problem(exc: Exception) -> str:
+def _parser_problem(exc: Exception, first_row: int) -> str:
     text = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    unclosed = re.search(r"EOF inside string starting at row (\d+)", text)
+    if unclosed:  # pandas counts records from 0 after the skipped lines
+        return f'the double quote (") opened in row {int(unclosed[1]) + first_row} is never closed'
     return text.removeprefix("Error tokenizing data. C error: ")
 
 
@@ -269,11 +272,15 @@ def _detect_encoding(path: Path) -> tuple[str, list[str]]:
     """The file's text encoding: a BOM decides; else UTF-8 if the whole file is valid UTF-8,
     else cp1252 (Excel's "CSV" on Western Windows), else Latin-1; the fallbacks are noted."""
     with path.open("rb") as handle:
-        head = handle.read(4)
+        head = handle.read(_SAMPLE_BYTES)
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig", []
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", ["read as UTF-16"]
+    # UTF-16 without a BOM: ASCII text leaves every other byte zero.
+    for encoding, zeros in (("utf-16-le", head[1::2]), ("utf-16-be", head[0::2])):
+        if len(head) >= 4 and zeros.count(0) > 0.9 * len(zeros):
+            return encoding, ["read as UTF-16 (the file has no byte-order mark)"]
     if _decodes_as(path, "utf-8"):
         return "utf-8", []
     if _decodes_as(path, "cp1252"):
@@ -582,15 +589,15 @@ def _write_xlsx(frame: pd.DataFrame, path: str, sheet_name: str) -> None:
     book = xlsxwriter.Workbook(path, options)
     sheet = book.add_worksheet(_FORBIDDEN_SHEET_CHARS.sub("_", sheet_name)[:31] or "Sheet1")
     columns = [str(column) for column in frame.columns]
-    cells = frame.astype(object).where(frame.notna(), None)
-    sample = cells.head(1000)
+    cells = frame.to_numpy(dtype=object, na_value=None)
     for position, column in enumerate(columns):
-        longest = max([len(column), *(len(str(v)) for v in sample.iloc[:, position] if v)])
+        sample = cells[:1000, position]
+        longest = max([len(column), *(len(str(v)) for v in sample if v is not None)])
         sheet.set_column(position, position, min(max(longest + 2, 8), 60))
     sheet.freeze_panes(1, 0)
     if columns:
         sheet.autofilter(0, 0, len(frame), len(columns) - 1)
     sheet.write_row(0, 0, columns, book.add_format({"bold": True}))
-    for number, row in enumerate(cells.itertuples(index=False, name=None), start=1):
+    for number, row in enumerate(cells.tolist(), start=1):
         sheet.write_row(number, 0, row)
     book.close()

@@ -78,9 +78,15 @@ class _Failure:
         self.message = message
 
 
-def _squash(text: str) -> str:
+_MAX_LENGTH = 64  # no valid value is longer; longer digit runs could overflow int()
+
+
+def _squash(text: str, code: str, what: str) -> str:
     """Trim, lower-case and collapse every run of (Unicode) whitespace into one space."""
-    return " ".join(text.split()).lower()
+    value = " ".join(text.split()).lower()
+    if len(value) > _MAX_LENGTH:
+        raise ParseError(code, f'"{value[:30]}…" is too long to be {what}')
+    return value
 
 
 # ---------------------------------------------------------------------------------- hours
@@ -110,11 +116,11 @@ def parse_hours(text: str) -> float:
     Returns hours rounded to 1e-6. Blank and negative values raise ``ParseError("bad_hours")``;
     zero is returned as 0.0 (whether zero is allowed is the caller's rule).
     """
-    value = _squash(text)
+    value = _squash(text, "bad_hours", "a duration")
     if not value:
         raise ParseError("bad_hours", f"no hours given — {_HOURS_FIX}")
     if value.startswith(("-", "−")):
-        raise ParseError("bad_hours", f'"{text}" is negative — hours must be 0 or more')
+        raise ParseError("bad_hours", f'"{text.strip()}" is negative — hours must be 0 or more')
     if _DECIMAL.fullmatch(value):
         return round(_number(value), 6)
     match = _CLOCK_DURATION.fullmatch(value)
@@ -138,7 +144,7 @@ def parse_hours(text: str) -> float:
             if not (h and minutes >= 60) and not ((h or m) and secs >= 60):
                 hours = _number(h) if h else 0.0
                 return round(hours + minutes / 60 + secs / 3600, 6)
-    raise ParseError("bad_hours", f'"{text}" is not a duration — {_HOURS_FIX}')
+    raise ParseError("bad_hours", f'"{text.strip()}" is not a duration — {_HOURS_FIX}')
 
 
 def format_hours(hours: float, style: str) -> str:
@@ -214,7 +220,9 @@ def _make_date(text: str, year: int, month: int, day: int, hint: str = "") -> da
     try:
         return date(year, month, day)
     except ValueError:
-        raise ParseError("bad_date", f'"{text}" is not a real date{hint} — {_DATE_FIX}') from None
+        raise ParseError(
+            "bad_date", f'"{text.strip()}" is not a real date{hint} — {_DATE_FIX}'
+        ) from None
 
 
 def _serial_date(text: str, serial: float) -> date:
@@ -222,9 +230,11 @@ def _serial_date(text: str, serial: float) -> date:
     days = int(serial)
     if days == 60:
         # Excel counts the nonexistent 1900-02-29 (kept for Lotus 1-2-3 compatibility).
-        raise ParseError("bad_date", f'"{text}" is 1900-02-29 in Excel, a day that does not exist')
+        raise ParseError(
+            "bad_date", f'"{text.strip()}" is 1900-02-29 in Excel, a day that does not exist'
+        )
     if days < 1 or days > 2958465:
-        raise ParseError("bad_date", f'"{text}" is not a date — {_DATE_FIX}')
+        raise ParseError("bad_date", f'"{text.strip()}" is not a date — {_DATE_FIX}')
     # Serials before the fake leap day are one day off from the 1899-12-30 epoch.
     return _EXCEL_EPOCH + timedelta(days=days if days > 60 else days + 1)
 
@@ -235,7 +245,7 @@ def parse_date(text: str, *, dayfirst: bool = False) -> date:
     or day first with ``dayfirst``), ``05.10.2026`` (always day first), ``5 Oct 2026``,
     ``Oct 5, 2026`` and Excel serial day numbers (``46300``).
     """
-    value = _squash(text)
+    value = _squash(text, "bad_date", "a date")
     if not value:
         raise ParseError("bad_date", f"no date given — {_DATE_FIX}")
     match = _ISO_DATE.fullmatch(value)
@@ -244,7 +254,9 @@ def parse_date(text: str, *, dayfirst: bool = False) -> date:
             try:
                 parse_time(match.group("time"))  # a date with a broken time part is suspect
             except ParseError:
-                raise ParseError("bad_date", f'"{text}" is not a date — {_DATE_FIX}') from None
+                raise ParseError(
+                    "bad_date", f'"{text.strip()}" is not a date — {_DATE_FIX}'
+                ) from None
         return _make_date(text, int(match["y"]), int(match["m"]), int(match["d"]))
     match = _NUMERIC_DATE.fullmatch(value)
     if match:
@@ -259,7 +271,7 @@ def parse_date(text: str, *, dayfirst: bool = False) -> date:
         match = pattern.fullmatch(value)
         if match and match["mon"] in _MONTHS:
             return _make_date(text, _year(match["y"]), _MONTHS[match["mon"]], int(match["d"]))
-    raise ParseError("bad_date", f'"{text}" is not a date — {_DATE_FIX}')
+    raise ParseError("bad_date", f'"{text.strip()}" is not a date — {_DATE_FIX}')
 
 
 # ---------------------------------------------------------------------------------- times
@@ -275,7 +287,7 @@ _TIME_FIX = "use a time like 13:15 or 1:15 PM"
 
 def _seconds_to_time(text: str, seconds: int) -> time:
     if not 0 <= seconds < 86400:
-        raise ParseError("bad_time", f'"{text}" is not a time of day — {_TIME_FIX}')
+        raise ParseError("bad_time", f'"{text.strip()}" is not a time of day — {_TIME_FIX}')
     h, rest = divmod(seconds, 3600)
     return time(h, *divmod(rest, 60))
 
@@ -286,7 +298,7 @@ def parse_time(text: str) -> time:
     (``13.25`` → 13:15), Excel day fractions below 1 (``0.552083`` → 13:15) and the time part
     of ``2026-10-05 13:15:00``. Fractions of a second are rounded away.
     """
-    value = _squash(text)
+    value = _squash(text, "bad_time", "a time of day")
     if not value:
         raise ParseError("bad_time", f"no time given — {_TIME_FIX}")
     match = _DATETIME.fullmatch(value)
@@ -299,7 +311,7 @@ def parse_time(text: str) -> time:
         if ampm:
             if not 1 <= hour <= 12:
                 raise ParseError(
-                    "bad_time", f'"{text}" mixes a 24-hour time with AM/PM — {_TIME_FIX}'
+                    "bad_time", f'"{text.strip()}" mixes a 24-hour time with AM/PM — {_TIME_FIX}'
                 )
             hour = hour % 12 + (12 if ampm == "p" else 0)
         if hour < 24 and minute < 60 and second < 60:
@@ -310,7 +322,7 @@ def parse_time(text: str) -> time:
         # Below 1 it is Excel's fraction of a day; from 1 up it is hours (13.25 = 13:15).
         seconds = round(number * 86400) if number < 1 else round(number * 3600)
         return _seconds_to_time(text, seconds)
-    raise ParseError("bad_time", f'"{text}" is not a time of day — {_TIME_FIX}')
+    raise ParseError("bad_time", f'"{text.strip()}" is not a time of day — {_TIME_FIX}')
 
 
 # ----------------------------------------------------------------------------- time zones
@@ -374,5 +386,5 @@ def parse_cw_datetime(text: str) -> datetime:
         except ValueError:
             pass
     raise ParseError(
-        "bad_datetime", f'"{text}" is not a UTC date and time like 2026-10-05T17:15:00Z'
+        "bad_datetime", f'"{text.strip()}" is not a UTC date and time like 2026-10-05T17:15:00Z'
     )

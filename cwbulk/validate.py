@@ -215,6 +215,7 @@ class _Checked:
 
     sheet: str
     frame: pd.DataFrame  # canonical + helper columns, cleaned
+    headers: Mapping[str, str]  # canonical column → the user's header
     problems: list[RowProblem]
     day: list[date | None]
     start: list[datetime | None]
@@ -266,6 +267,7 @@ def _check_sheet(mapped: MappedSheet, settings: _Settings) -> _Checked:
     checked = _Checked(
         sheet,
         frame,
+        headers,
         problems,
         [None] * n,
         [None] * n,
@@ -554,32 +556,36 @@ def _where(sheet: str, row: int, here: str) -> str:
     return f"row {row}" if sheet == here else f'row {row} of sheet "{sheet}"'
 
 
-def _overlaps(checked: list[_Checked], invalid: set[tuple[str, int]]) -> list[RowProblem]:
+def _overlaps(
+    checked: list[_Checked], skip: set[tuple[str, int]], tz: ZoneInfo
+) -> list[RowProblem]:
     """Warnings for entries of one member that overlap (rows with given times only)."""
     entries = []
-    for part in checked:
+    for n, part in enumerate(checked):
         members = part.frame["member"].tolist()
         for i, row in enumerate(part.frame.index.tolist()):
-            if part.start[i] is None or part.stack[i] or (part.sheet, row) in invalid:
+            if part.start[i] is None or part.stack[i] or (part.sheet, row) in skip:
                 continue
-            entries.append((members[i].casefold(), part.start[i], part.end[i], part.sheet, row))
+            entries.append((members[i].casefold(), part.start[i], part.end[i], n, row))
     entries.sort(key=lambda e: (e[0], e[1]))
     problems = []
     latest = None
     for entry in entries:
-        member, begin, _finish, sheet, row = entry
+        member, begin, _finish, n, row = entry
         if latest is not None and latest[0] == member and begin < latest[2]:
-            _m, other_begin, other_end, other_sheet, other_row = latest
+            _m, other_begin, other_end, other_n, other_row = latest
+            part = checked[n]
+            span = f"{other_begin.astimezone(tz):%Y-%m-%d %H:%M}–{other_end.astimezone(tz):%H:%M}"
             problems.append(
                 RowProblem(
-                    sheet,
+                    part.sheet,
                     row,
-                    "start",
-                    "",
+                    part.headers.get("start", "start"),
+                    part.frame.at[row, "start"],
                     "overlap",
-                    f"overlaps {_where(other_sheet, other_row, sheet)} of the same member "
-                    f"({other_begin:%Y-%m-%d %H:%M}–{other_end:%H:%M} UTC) — check the times; "
-                    "ConnectWise accepts overlapping entries",
+                    f"overlaps {_where(checked[other_n].sheet, other_row, part.sheet)} of the "
+                    f"same member ({span}) — check the times; ConnectWise accepts overlapping "
+                    "entries",
                     "warning",
                 )
             )
@@ -732,7 +738,8 @@ def validate_sheets(
     duplicate_problems, duplicate = _duplicates(checked)
     problems += duplicate_problems
     invalid = {(p.sheet, p.row) for p in problems if p.severity == "error"}
-    problems += _overlaps(checked, invalid)
+    copies = {(p.sheet, p.row) for p in duplicate_problems}
+    problems += _overlaps(checked, invalid | copies, settings.tz)
     problems += skipped
     problems.sort(key=lambda p: (sheet_order.get(p.sheet, 0), p.row))
     rows = pd.concat([_valid_rows(part, invalid) for part in checked], ignore_index=True)

@@ -66,6 +66,12 @@ def _records(data: SheetData) -> list[dict[str, str]]:
         pytest.param("utf-8", codecs.BOM_UTF8, None, id="utf-8-bom"),
         pytest.param("utf-16-le", codecs.BOM_UTF16_LE, "read as UTF-16", id="utf-16-le-bom"),
         pytest.param("utf-16-be", codecs.BOM_UTF16_BE, "read as UTF-16", id="utf-16-be-bom"),
+        pytest.param(
+            "utf-16-le",
+            b"",
+            "read as UTF-16 (the file has no byte-order mark)",
+            id="utf-16-le-no-bom",
+        ),
     ],
 )
 def test_csv_encodings(tmp_path: Path, encoding: str, prefix: bytes, note: str | None) -> None:
@@ -517,6 +523,13 @@ def _truncated_xlsx(path: Path) -> Path:
             id="control-characters",
         ),
         pytest.param(
+            lambda p: _write(p, "quote.csv", 'date,notes\n2026-10-05,ok\n2026-10-06,"open\nx,y\n'),
+            "quote.csv can't be read as CSV: the double quote (\") opened in row 3 is never "
+            "closed\nFields that contain the delimiter ',' or line breaks must be wrapped in "
+            'double quotes ("…"); every row needs as many fields as the header.',
+            id="unclosed-quote",
+        ),
+        pytest.param(
             lambda p: _write(p, "book.csv", b"PK\x03\x04" + bytes(100)),
             "book.csv is a workbook, not a .csv text file\n"
             "Rename it to .xlsx (or .xls), or save it from Excel as CSV.",
@@ -615,6 +628,25 @@ def test_write_xlsx_is_formatted_and_round_trips(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["errors.xlsx"]  # no temporary file left
 
 
+def test_write_xlsx_cell_types(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "row": [2, 3],
+            "hours": [1.5, float("nan")],
+            "when": [pd.Timestamp("2026-10-05 13:15", tz="UTC"), pd.NaT],
+            "text": ["x", None],
+        }
+    )
+    path = tmp_path / "types.xlsx"
+    write_table(frame, path)
+    sheet = openpyxl.load_workbook(path)["Sheet1"]
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [
+        ["row", "hours", "when", "text"],
+        [2, 1.5, datetime(2026, 10, 5, 13, 15), "x"],
+        [3, None, None, None],
+    ]
+
+
 def test_write_replaces_an_existing_file(tmp_path: Path) -> None:
     path = tmp_path / "out.csv"
     path.write_text("old")
@@ -658,6 +690,8 @@ def test_read_large_typed_column_mixes(tmp_path: Path) -> None:
         ("s", "x"),
         ("n", 2.25),
         ("b", False),
+        ("n", 0.1 + 0.2),
+        ("n", 1e-20),
     ]
     for row, (kind, value) in enumerate(values, start=1):
         if kind == "b":
@@ -667,4 +701,13 @@ def test_read_large_typed_column_mixes(tmp_path: Path) -> None:
     sheet.write_datetime(len(values) + 1, 0, datetime(2026, 1, 2) + timedelta(hours=8), date_format)
     book.close()
     frame = _read_one(path).frame
-    assert list(frame["mixed"]) == ["1", "TRUE", "x", "2.25", "FALSE", "2026-01-02 08:00:00"]
+    assert list(frame["mixed"]) == [
+        "1",
+        "TRUE",
+        "x",
+        "2.25",
+        "FALSE",
+        "0.3",
+        "1e-20",
+        "2026-01-02 08:00:00",
+    ]

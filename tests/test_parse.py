@@ -88,6 +88,8 @@ def test_parse_hours_rounds_to_a_millionth() -> None:
         pytest.param("inf", "is not a duration", id="inf"),
         pytest.param("1e3", "is not a duration", id="exponent"),
         pytest.param("٣", "is not a duration", id="arabic-digit"),
+        pytest.param("9" * 5000, '"999999999999999999999999999999…" is too long', id="5000-digits"),
+        pytest.param("1.5" + " " * 80 + "x", "is not a duration", id="long-gap-then-junk"),
     ],
 )
 def test_parse_hours_rejects(text: str, fragment: str) -> None:
@@ -202,6 +204,7 @@ def test_parse_date_accepts(text: str, dayfirst: bool, expected: date) -> None:
         pytest.param("2026-10-05T13:15:00Z", False, "is not a date", id="utc-timestamp"),
         pytest.param("2026-10-05 25:00", False, "is not a date", id="bad-time-part"),
         pytest.param("10/5", False, "is not a date", id="no-year"),
+        pytest.param("4" * 5000, False, "is too long to be a date", id="5000-digits"),
     ],
 )
 def test_parse_date_rejects(text: str, dayfirst: bool, fragment: str) -> None:
@@ -286,6 +289,7 @@ def test_parse_time_accepts(text: str, expected: time) -> None:
         pytest.param("noon", "is not a time of day", id="word"),
         pytest.param("13:15Z", "is not a time of day", id="utc-suffix"),
         pytest.param("-1:00", "is not a time of day", id="negative"),
+        pytest.param("1" * 400, "is too long to be a time of day", id="400-digits"),
     ],
 )
 def test_parse_time_rejects(text: str, fragment: str) -> None:
