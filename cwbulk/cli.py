@@ -14,7 +14,20 @@ import click
 from cwbulk import __version__
 from cwbulk.errors import CwbulkError
 
-COMMAND_MODULES: tuple[str, ...] = ("config", "ping", "lookup", "validate")
+COMMAND_MODULES: tuple[str, ...] = (
+    "config",
+    "ping",
+    "lookup",
+    "validate",
+    "importing",
+    "runs",
+    "rollback",
+    "sandbox",
+    "export",
+    "template",
+    "sheets",
+    "reject",
+)
 
 
 @dataclass

@@ -117,7 +117,7 @@ class RetryPolicy:
             seconds = None
         if seconds is None or not math.isfinite(seconds) or seconds < 0:
             seconds = self.retry_after_default
-        return min(seconds, self.retry_after_max)
+        return seconds
 
 
 @dataclass(frozen=True)
@@ -313,6 +313,7 @@ class CwClient:
         self._codebase_given = codebase is not None
         self._rediscovered = False
         self._reached = False
+        self._company_unknown = False
         self._discover_lock = asyncio.Lock()
         self._gate = _Gate(max_concurrency=max_concurrency, max_rate=max_rate, sleep=sleep)
         self._sleep = sleep
@@ -361,6 +362,7 @@ class CwClient:
         try:
             response = await self._send("GET", url, path="login/companyinfo", auth=False)
         except NotFound:
+            self._company_unknown = True
             return DEFAULT_CODEBASE
         try:
             info = response.json()
@@ -395,6 +397,13 @@ class CwClient:
                 return await self._send(
                     method, url, path=path, content=content, headers=headers, body=json_body
                 )
+            except AuthenticationFailed as exc:
+                if self._company_unknown:
+                    exc.hint = (
+                        f"The site does not know the company id {self.company!r}; check it "
+                        "(it is the company you log in with)."
+                    )
+                raise
             except NotFound:
                 if self._codebase_given or self._rediscovered:
                     raise
@@ -759,9 +768,11 @@ def _api_error(response: httpx.Response, method: str, path: str) -> ApiError:
     first = errors[0] if errors else {}
     field = first.get("field")
     detail = message or response.reason_phrase or "no details"
-    if first:
-        where = f"{field}: " if field else ""
-        detail = f"{detail} — {where}{first.get('message') or first.get('code')}"
+    item = first.get("message") or first.get("code")
+    if item and item != message:
+        detail = f"{detail} — {field + ': ' if field else ''}{item}"
+    elif field:
+        detail = f"{detail} (field: {field})"
     label = f"{status} {code}" if code else str(status)
     error_class = _ERRORS_BY_STATUS.get(status, ServerError if status >= 500 else InvalidRequest)
     hint = None

@@ -35,7 +35,7 @@ class Connection:
             from cwbulk.sandbox import SandboxConfig, create_app, default_db_path
 
             app = create_app(SandboxConfig(db_path=default_db_path()))
-            options.setdefault("transport", httpx.ASGITransport(app=app))
+            options.setdefault("transport", _SandboxTransport(app=app))
             options.setdefault("allow_http", True)
         return CwClient(
             site=p.site,
@@ -45,6 +45,13 @@ class Connection:
             client_id=p.client_id,
             **options,
         )
+
+
+class _SandboxTransport(httpx.ASGITransport):
+    """The in-process sandbox; closing the client closes its database too."""
+
+    async def aclose(self) -> None:
+        self.app.state.store.close()  # type: ignore[attr-defined]
 
 
 def sandbox_profile() -> Profile:

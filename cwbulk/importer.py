@@ -33,6 +33,7 @@ from cwbulk.connect import Connection
 from cwbulk.errors import ApiError, ConnectionFailed, InputError, NotFound, UsageError
 from cwbulk.io import SheetData, write_table
 from cwbulk.journal import Journal, RowRecord, RunInfo, now
+from cwbulk.mapping import load_profile
 from cwbulk.plan import (
     WRITE_ACTIONS,
     DesiredRow,
@@ -178,7 +179,8 @@ class ImportResult:
         }
 
 
-Confirm = Callable[[Plan], bool]
+#: Shown the plan (as an ``ImportResult`` with no outcomes yet); True means "write it".
+Confirm = Callable[["ImportResult"], bool]
 Notify = Callable[[str], None]
 
 
@@ -187,20 +189,32 @@ def import_file(
     options: ImportOptions,
     *,
     connection: Connection,
-    confirm: Confirm | None = None,
+    confirm: Confirm,
     progress: bool = False,
     notify: Notify | None = None,
 ) -> ImportResult:
     """Import one timesheet file into ConnectWise (or, with ``dry_run``, plan it only).
 
-    Writes happen only when ``options.dry_run`` is false and ``confirm(plan)`` returns
-    true (pass ``lambda plan: True`` for ``--yes``). Raises ``CwbulkError`` subclasses for
-    files, options and connections; row problems end up in the result, not as errors.
+    Writes happen only when ``options.dry_run`` is false and ``confirm(preview)`` returns
+    true (``lambda preview: True`` is ``--yes``); it is not asked when there is nothing
+    to write. Raises ``CwbulkError`` subclasses for files, options and connections; row
+    problems end up in the result, not as errors.
     """
     options.check()
     path = Path(path)
-    validation = _validate(path, options.read)
+    validation = _validate(path, _with_profile_zone(options.read, connection))
     return asyncio.run(_import(path, validation, options, connection, confirm, progress, notify))
+
+
+def _with_profile_zone(read: ReadOptions, connection: Connection) -> ReadOptions:
+    """The time zone rule: --tz, else the mapping file's, else the profile's, else the
+    system's (validation knows the first, second and last)."""
+    zone = connection.profile.timezone
+    if read.tz or not zone:
+        return read
+    if read.mapping and load_profile(read.mapping).tz:
+        return read
+    return replace(read, tz=zone)
 
 
 def _validate(path: Path, read: ReadOptions) -> ValidationResult:
@@ -215,7 +229,7 @@ async def _import(
     validation: ValidationResult,
     options: ImportOptions,
     connection: Connection,
-    confirm: Confirm | None,
+    confirm: Confirm,
     progress: bool,
     notify: Notify | None,
 ) -> ImportResult:
@@ -266,7 +280,7 @@ async def _import(
             done = journal.finished_rows(source_sha256=sha, site=site, company=company)
             to_write = _writes(plan, options.on_conflict, done)
             refused = options.on_conflict == "fail" and plan.counts()["conflict"] > 0
-            if to_write and not refused and (confirm is None or not confirm(plan)):
+            if to_write and not refused and not confirm(result):
                 return replace(result, declined=True)
             run_id = journal.start_run(
                 source=path.resolve(),
@@ -358,6 +372,7 @@ def desired_rows(
                 charge_to_id=_int(found.get("chargeToId")),
                 company_id=_int(found.get("companyId")),
                 start_given=bool(text.get("start")),
+                hours_given=bool(text.get("hours") or text.get("deduct") or not text.get("end")),
                 time_end=(text.get("timeEnd") or None) if text.get("end") else None,
                 hours_deduct=float(r["hoursDeduct"]) if text.get("deduct") else None,
                 work_type_id=_int(found.get("workTypeId")),
@@ -730,7 +745,7 @@ def rollback_run(
     connection: Connection,
     journal_path: Path | None = None,
     dry_run: bool = False,
-    confirm: Callable[[RollbackResult], bool] | None = None,
+    confirm: Callable[[RollbackResult], bool],
     concurrency: int = DEFAULT_CONCURRENCY,
     max_rate: float | None = DEFAULT_MAX_RATE,
 ) -> RollbackResult:
@@ -750,7 +765,7 @@ async def _rollback(
     connection: Connection,
     journal_path: Path | None,
     dry_run: bool,
-    confirm: Callable[[RollbackResult], bool] | None,
+    confirm: Callable[[RollbackResult], bool],
     concurrency: int,
     max_rate: float | None,
 ) -> RollbackResult:
@@ -773,7 +788,7 @@ async def _rollback(
             to_delete = [i for i in items if i.outcome == "delete"]
             if dry_run:
                 return result
-            if to_delete and confirm is not None and not confirm(result):
+            if to_delete and not confirm(result):
                 return replace(result, declined=True)
             gate = asyncio.Semaphore(concurrency)
 

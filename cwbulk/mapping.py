@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 import yaml
@@ -221,7 +221,7 @@ def _read_document(checker: _Checker, data: Any) -> dict[str, Any]:
         doc["tz"] = str(options["tz"])
         try:
             ZoneInfo(doc["tz"])
-        except (ValueError, OSError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise checker.fail("options.tz", f"unknown time zone {doc['tz']!r}") from None
     if options.get("day_start") is not None:
         doc["day_start"] = str(options["day_start"])
@@ -417,25 +417,28 @@ def _missing_columns_error(
     where: str, missing: list[str], sheet: SheetData, profile: Profile
 ) -> InputError:
     headers = [str(h) for h in sheet.frame.columns]
-    what = " and ".join(missing)
     listed = ", ".join(headers[:12]) + (", …" if len(headers) > 12 else "")
+    message = f"{where}: no column for {', '.join(missing)} (read with the {profile.name} profile)"
+    separators = [sep for sep in "|:^~/" if len(headers) == 1 and sep in headers[0]]
+    if separators:
+        sep = max(separators, key=headers[0].count)
+        return InputError(
+            message,
+            hint=f'The whole header is one column, "{headers[0][:60]}": the file seems to be '
+            f"delimited by {sep!r}. Save it with commas, semicolons or tabs between the fields.",
+        )
     guesses = []
     for name in missing:
         for option in name.split(" or "):
             close = suggest(option, headers, cutoff=75)
             if close:
-                guesses.append(f'is "{close}" meant to be {option}?')
-    hint = f"The header has: {listed}. "
-    if len(headers) == 1 and any(sep in headers[0] for sep in "|:^~"):
-        hint += "It looks like one column; is the file delimited by something other than ,;tab? "
-    hint += " ".join(guesses) + " " if guesses else ""
+                guesses.append(f'Is "{close}" meant to be {option}?')
+    hint = f"The header has: {listed}. " + "".join(f"{g} " for g in guesses)
     hint += (
         "Name the columns as in docs/mapping.md (member, date, start, end, hours, …), "
         "or give --mapping toggl|clockify|harvest|FILE.yaml."
     )
-    return InputError(
-        f"{where}: no {what} column (read with the {profile.name} profile)", hint=hint
-    )
+    return InputError(message, hint=hint)
 
 
 def apply_profile(
@@ -490,7 +493,7 @@ def apply_profile(
             parts = [frame[h].str.strip() for h in headers]
             joined = parts[0].str.cat(parts[1:], sep=separator)
             out[target] = joined.str.strip()
-    mapped = pd.DataFrame(out, index=frame.index)
+    mapped = pd.DataFrame(out, index=frame.index, copy=False)
     for target, value in profile.constants.items():
         if target in sources:
             mapped[target] = mapped[target].where(mapped[target].str.strip() != "", value)

@@ -43,9 +43,11 @@ class DesiredRow:
     """One valid, resolved source row: what the sheet wants ConnectWise to hold.
 
     Optional fields are ``None`` when the sheet left them blank: a blank cell means "no
-    opinion", so it is neither sent on create nor compared on update. ``start_given`` and
-    ``end_given`` say whether the sheet gave the times (rows with hours only are stacked
-    from the day start, and those invented times are never compared with an entry).
+    opinion", so it is neither sent on create nor compared on update. ``start_given`` says
+    whether the sheet gave the start (rows with hours only are stacked from the day start,
+    and those invented times are never compared with an entry); ``hours_given`` is false
+    when the hours were worked out from start and end with no deduct given, which says
+    nothing about an entry's own deduct, so its hours are not compared either.
     ``display`` holds the sheet's own text for the diff (member, chargeTo, workType, …).
     """
 
@@ -59,6 +61,7 @@ class DesiredRow:
     charge_to_id: int | None = None
     company_id: int | None = None
     start_given: bool = False
+    hours_given: bool = True
     time_end: str | None = None
     hours_deduct: float | None = None
     work_type_id: int | None = None
@@ -498,7 +501,7 @@ def diff_entry(desired: DesiredRow, entry: Mapping[str, Any], tz: tzinfo) -> Ite
     if desired.time_end is not None and not same_instant(desired.time_end, entry.get("timeEnd")):
         yield _time_change("timeEnd", entry.get("timeEnd"), desired.time_end, tz)
     hours = round(desired.actual_hours, 2)
-    if round(float(entry.get("actualHours") or 0.0), 2) != hours:
+    if desired.hours_given and round(float(entry.get("actualHours") or 0.0), 2) != hours:
         yield FieldChange("actualHours", _num(entry.get("actualHours")), _num(hours), hours)
     if desired.hours_deduct is not None:
         deduct = round(desired.hours_deduct, 2)

@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from itertools import repeat
+from operator import is_not
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import numpy as np
 import pandas as pd
 
 from cwbulk.errors import InputError, UsageError
@@ -84,6 +87,7 @@ TICKET_TYPES = ("ServiceTicket", "ProjectTicket")
 # Exports put a ' before cells starting with these so spreadsheets don't run them as formulas.
 _GUARDED = ("=", "+", "-", "@")
 PROBLEM_LIMIT = 1000  # problems listed in to_dict(); the errors file has all of them
+_PROGRESS_STEP = 10_000
 
 _V = TypeVar("_V")
 
@@ -179,7 +183,7 @@ def system_zone() -> ZoneInfo | None:
     for name in filter(None, candidates):
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             continue
     return None
 
@@ -193,7 +197,7 @@ def resolve_zone(name: str | None) -> tuple[ZoneInfo, str | None]:
     if name:
         try:
             return ZoneInfo(name.strip()), None
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             close = suggest(name, sorted(available_timezones()), cutoff=80)
             fix = f"did you mean {close}? " if close else ""
             raise UsageError(
@@ -235,25 +239,36 @@ class _Settings:
 
 
 def _clean(frame: pd.DataFrame) -> pd.DataFrame:
-    """Trim every cell, drop the formula guard and match enum values ignoring case/spaces."""
+    """Trim every cell, drop the formula guard and match enum values ignoring case/spaces.
+
+    Columns that need no change are kept as they are, not copied: a million-row file is
+    held in memory once.
+    """
     cleaned = {}
     reference = load_reference().columns
     for name in frame.columns:
         # Plain lists: a list comprehension is several times faster than pandas' string
         # methods on the python-backed string dtype.
-        values = [v.strip() for v in frame[name].tolist()]
-        if any(v[:1] == "'" for v in values):
+        original = frame[name].tolist()
+        values = [v.strip() for v in original]
+        if any(map(str.startswith, values, repeat("'"))):
             values = [v[1:] if v[:1] == "'" and v[1:2] in _GUARDED else v for v in values]
         column = reference.get(name)
         if column is not None and column.kind == "enum":
             spelled = {"".join(v.split()).casefold(): v for v in column.enum}
             lookup = {v: spelled.get("".join(v.split()).casefold(), v) for v in set(values)}
             values = [lookup[v] for v in values]
-        cleaned[name] = values
-    return pd.DataFrame(cleaned, index=frame.index, dtype=object)
+        # str.strip() and the lookups return the very same object when nothing changed.
+        if any(map(is_not, values, original)):
+            cleaned[name] = pd.Series(values, index=frame.index, dtype=object)
+        else:
+            cleaned[name] = frame[name]
+    return pd.DataFrame(cleaned, index=frame.index, copy=False)
 
 
-def _check_sheet(mapped: MappedSheet, settings: _Settings) -> _Checked:
+def _check_sheet(
+    mapped: MappedSheet, settings: _Settings, advance: Callable[[int], None]
+) -> _Checked:
     frame = _clean(mapped.frame)
     sheet, headers = mapped.name, mapped.headers
     rows = frame.index.tolist()
@@ -276,20 +291,26 @@ def _check_sheet(mapped: MappedSheet, settings: _Settings) -> _Checked:
         [0.0] * n,
         [False] * n,
     )
-    col = {name: frame[name].tolist() for name in frame.columns}
+    # Lists of only the columns the row checks read: indexing a list is fast.
+    read = ("date", "start", "end", "endDate", "hours", "deduct", "chargeToType", "chargeTo")
+    col = {name: frame[name].tolist() for name in (*read, "company", "lastUpdated")}
     charge = (col["chargeToType"], col["chargeTo"], col["company"])
+    row = _Row(sheet, 0, headers, problems, settings)
     for i in range(n):
-        row = _Row(sheet, rows[i], headers, problems, settings)
+        row.row = rows[i]
         _check_times(row, i, col, checked)
         _check_charge(row, i, *charge)
         if col["lastUpdated"][i]:
             row.parse("lastUpdated", parse_cw_datetime, col["lastUpdated"][i])
+        if i % _PROGRESS_STEP == _PROGRESS_STEP - 1:
+            advance(_PROGRESS_STEP)
+    advance(n % _PROGRESS_STEP)
     checked.frame = frame.assign(chargeToType=charge[0], chargeTo=charge[1])
     return checked
 
 
 class _Row:
-    """Collects the problems of one row, naming the column as the user's header has it."""
+    """Collects the problems of a row, naming the column as the user's header has it."""
 
     __slots__ = ("headers", "problems", "row", "settings", "sheet")
 
@@ -539,8 +560,8 @@ def _stack(checked: list[_Checked], settings: _Settings) -> None:
                         RowProblem(
                             part.sheet,
                             rows[i],
-                            "start",
-                            "",
+                            part.headers.get("date", "date"),
+                            part.frame.at[rows[i], "date"],
                             exc.code,
                             f"{exc.message} (the start comes from --day-start "
                             f"{settings.day_start_text})",
@@ -594,21 +615,44 @@ def _overlaps(
     return problems
 
 
+def _locate(checked: list[_Checked], positions: Iterable[int]) -> Iterator[tuple[_Checked, int]]:
+    """(sheet part, position in it) for positions in the sheets laid end to end."""
+    offsets = np.cumsum([0, *(len(part.frame) for part in checked)])
+    for position in positions:
+        n = int(np.searchsorted(offsets, position, side="right")) - 1
+        yield checked[n], int(position - offsets[n])
+
+
 def _duplicates(checked: list[_Checked]) -> tuple[list[RowProblem], int]:
-    """Warnings for exact copies of an earlier row; errors for one id on two rows."""
-    problems = []
+    """Warnings for exact copies of an earlier row; errors for one id on two rows.
+
+    Rows are compared by hash first (8 bytes a row), and only rows whose hash repeats are
+    compared cell by cell.
+    """
     content = [*canonical_columns(), *HELPER_COLUMNS]
-    first_row: dict[tuple[str, ...], tuple[str, int]] = {}
-    first_id: dict[str, tuple[str, int]] = {}
+    hashes = pd.concat(
+        [pd.util.hash_pandas_object(part.frame[content], index=False) for part in checked],
+        ignore_index=True,
+    )
+    ids = pd.concat([part.frame["id"] for part in checked], ignore_index=True)
+    repeated_ids = ids.duplicated(keep=False) & (ids != "")
+    problems: list[RowProblem] = []
     count = 0
-    for part in checked:
-        rows = part.frame.index.tolist()
-        ids = part.frame["id"].tolist()
-        cells = zip(*(part.frame[c].tolist() for c in content), strict=True)
-        for row, entry_id, key in zip(rows, ids, cells, strict=True):
-            here = (part.sheet, row)
-            earlier = first_row.setdefault(key, here)
-            if earlier != here:
+    for what, candidates in (
+        ("row", np.flatnonzero(hashes.duplicated(keep=False).to_numpy())),
+        ("id", np.flatnonzero(repeated_ids.to_numpy())),
+    ):
+        first: dict[object, tuple[str, int]] = {}
+        for part, i in _locate(checked, candidates):
+            row = int(part.frame.index[i])
+            if what == "row":
+                key: object = tuple(part.frame[c].iat[i] for c in content)
+            else:
+                key = part.frame["id"].iat[i]
+            earlier = first.setdefault(key, (part.sheet, row))
+            if earlier == (part.sheet, row):
+                continue
+            if what == "row":
                 count += 1
                 problems.append(
                     RowProblem(
@@ -622,18 +666,15 @@ def _duplicates(checked: list[_Checked]) -> tuple[list[RowProblem], int]:
                         "warning",
                     )
                 )
-            if not entry_id:
-                continue
-            earlier = first_id.setdefault(entry_id, here)
-            if earlier != here:
+            else:
                 problems.append(
                     RowProblem(
                         part.sheet,
                         row,
                         "id",
-                        entry_id,
+                        str(key),
                         "duplicate_id",
-                        f"id {entry_id} is also on {_where(*earlier, part.sheet)} — one "
+                        f"id {key} is also on {_where(*earlier, part.sheet)} — one "
                         "ConnectWise entry can only be on one row; clear id on a new entry",
                     )
                 )
@@ -676,6 +717,7 @@ def validate_sheets(
     ambiguous: str = "raise",
     member_map: Mapping[str, str] | None = None,
     source: str = "",
+    progress: Callable[[int, int], None] | None = None,
 ) -> ValidationResult:
     """Map and validate sheets read by :func:`cwbulk.io.read_table`.
 
@@ -684,6 +726,7 @@ def validate_sheets(
     ``tz`` defaults to the system zone. ``ambiguous`` is ``"raise"`` (a time that happens
     twice at a DST change is an error), ``"earlier"`` or ``"later"``. ``member_map`` maps
     legacy names or e-mails to member identifiers. ``source`` names the file in messages.
+    ``progress(done, total)`` is called as rows are checked (for a progress bar).
 
     Raises :class:`InputError` when a sheet has no column that could hold the member, the
     date or the hours (when several sheets are read, such a sheet is skipped with a warning).
@@ -719,6 +762,14 @@ def validate_sheets(
         raise failures[0]
     first_profile = mapped[0][1]
     settings, zone_note = _settings(first_profile, tz, dayfirst, day_start, ambiguous)
+    total, done = sum(len(part.frame) for part, _profile in mapped), 0
+
+    def advance(rows: int) -> None:
+        nonlocal done
+        done += rows
+        if progress is not None:
+            progress(done, total)
+
     checked = []
     for part, profile in mapped:
         part_settings = settings
@@ -730,7 +781,7 @@ def validate_sheets(
                 settings.day_start_text,
                 settings.ambiguous,
             )
-        checked.append(_check_sheet(part, part_settings))
+        checked.append(_check_sheet(part, part_settings, advance))
     _stack(checked, settings)
 
     sheet_order = {s.name: n for n, s in enumerate(sheets)}
@@ -790,7 +841,12 @@ def _valid_rows(part: _Checked, invalid: set[tuple[str, int]]) -> pd.DataFrame:
     return out
 
 
-def validate_file(path: str | Path, options: ReadOptions | None = None) -> ValidationResult:
+def validate_file(
+    path: str | Path,
+    options: ReadOptions | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> ValidationResult:
     """Read ``path`` and validate it with ``options`` (what ``cwbulk validate`` runs).
 
     Raises :class:`InputError` when the file can't be read or has no data rows, and
@@ -818,4 +874,5 @@ def validate_file(path: str | Path, options: ReadOptions | None = None) -> Valid
         ambiguous=options.ambiguous,
         member_map=member_map,
         source=path.name,
+        progress=progress,
     )

@@ -135,18 +135,32 @@ def legacy_rows(rng: random.Random) -> list[dict[str, object]]:
     # An on-call entry that runs past midnight (an end earlier than the start).
     rows.append(
         {
-            "member": "opatel", "memberText": "opatel", "day": date(2026, 10, 14), "start": time(22, 0),
-            "end": time(1, 30), "hours": 3.5, "deduct": 0.0, "chargeToType": "ChargeCode",
-            "chargeTo": "ONCALL", "company": "Cwbulk", "workType": "", "workRole": "",
-            "billableOption": "", "notes": "On-call: server alert, restarted services",
+            "member": "opatel",
+            "memberText": "opatel",
+            "day": date(2026, 10, 14),
+            "start": time(22, 0),
+            "end": time(1, 30),
+            "hours": 3.5,
+            "deduct": 0.0,
+            "chargeToType": "ChargeCode",
+            "chargeTo": "ONCALL",
+            "company": "Cwbulk",
+            "workType": "",
+            "workRole": "",
+            "billableOption": "",
+            "notes": "On-call: server alert, restarted services",
             "internalNotes": "",
         }
-    )  # fmt: skip
+    )
     rows.sort(key=lambda r: (r["day"], r["member"], r["start"] or time(0)))
+    # Quirks of hand-kept sheets: padding, a note over two lines, an exported formula guard.
+    rows[3]["notes"] = "  Replaced toner and printed a test page  "
+    rows[10]["notes"] = "Rebuilt the user profile.\nUser confirmed all OK."
+    rows[20]["notes"] = "'-- called back, left a voicemail"
     return rows
 
 
-def write_legacy_csv(rows: list[dict[str, object]], rng: random.Random) -> list[int]:
+def write_legacy_csv(out: Path, rows: list[dict[str, object]], rng: random.Random) -> list[int]:
     """legacy-timesheet.csv; returns the line numbers left blank (blank rows)."""
     blank_lines = [60, 200]
     lines = []
@@ -171,11 +185,7 @@ def write_legacy_csv(rows: list[dict[str, object]], rng: random.Random) -> list[
             "deduct": f"{row['deduct']:g}" if row["deduct"] else "",
         }
         lines.append([str(values[k]) for k in CANONICAL])
-    # Quirks of hand-kept sheets: padding, a note over two lines, an exported formula guard.
-    lines[3][CANONICAL.index("notes")] = "  Replaced toner and printed a test page  "
-    lines[10][CANONICAL.index("notes")] = "Rebuilt the user profile.\nUser confirmed all OK."
-    lines[20][CANONICAL.index("notes")] = "'-- called back, left a voicemail"
-    with (HERE / "legacy-timesheet.csv").open("w", encoding="utf-8", newline="") as handle:
+    with (out / "legacy-timesheet.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(CANONICAL)
         line = 2
@@ -188,11 +198,11 @@ def write_legacy_csv(rows: list[dict[str, object]], rng: random.Random) -> list[
     return blank_lines
 
 
-def write_legacy_xlsx(rows: list[dict[str, object]], blank_lines: list[int]) -> None:
+def write_legacy_xlsx(out: Path, rows: list[dict[str, object]], blank_lines: list[int]) -> None:
     """legacy-timesheet.xlsx: the CSV's rows with real date and time cells and a formula for
     hours; some times typed as decimal hours (13.25 = 13:15); a second sheet in another
     column order."""
-    book = xlsxwriter.Workbook(str(HERE / "legacy-timesheet.xlsx"))
+    book = xlsxwriter.Workbook(str(out / "legacy-timesheet.xlsx"))
     book.set_properties({"created": datetime(2026, 12, 1), "author": "cwbulk samples"})
     bold = book.add_format({"bold": True})
     day_format = book.add_format({"num_format": "yyyy-mm-dd"})
@@ -214,7 +224,9 @@ def write_legacy_xlsx(rows: list[dict[str, object]], blank_lines: list[int]) -> 
                     sheet.write_number(r, col[name], at.hour + at.minute / 60)
                 else:
                     sheet.write_datetime(r, col[name], at, time_format)
-            c, e, f = (xlsxwriter.utility.xl_col_to_name(col[k]) for k in ("start", "end", "deduct"))
+            c, e, f = (
+                xlsxwriter.utility.xl_col_to_name(col[k]) for k in ("start", "end", "deduct")
+            )
             if n % 7 == 0:  # decimal-hour times: the formula works in hours
                 formula = f"=ROUND(MOD({e}{r + 1}-{c}{r + 1},24)-N({f}{r + 1}),2)"
             else:
@@ -244,7 +256,7 @@ def write_legacy_xlsx(rows: list[dict[str, object]], blank_lines: list[int]) -> 
     ]
     for n, (member, kind, target, begin, finish, work_type, note) in enumerate(entries):
         r = n + 1
-        late.write_datetime(r, 0, datetime(2026, 11, 30), day_format)
+        late.write_datetime(r, 0, datetime(2026, 11, 28), day_format)
         late.write_string(r, 1, member)
         late.write_string(r, 2, "Cwbulk" if kind == "ChargeCode" else "")
         late.write_string(r, 3, kind)
@@ -302,7 +314,7 @@ def _duration(span: timedelta) -> str:
     return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def write_toggl(rng: random.Random) -> None:
+def write_toggl(out: Path, rng: random.Random) -> None:
     """toggl-export.csv: Toggl's detailed export, with the BOM, CRLF line ends and the
     Amount column of older exports; one entry past midnight and one overlapping pair."""
     people = list(TOOL_PEOPLE)[:4]
@@ -327,7 +339,7 @@ def write_toggl(rng: random.Random) -> None:
     header = ["User", "Email", "Client", "Project", "Task", "Description", "Billable",
               "Start date", "Start time", "End date", "End time", "Duration", "Tags",
               "Amount (USD)"]  # fmt: skip
-    with (HERE / "toggl-export.csv").open("w", encoding="utf-8-sig", newline="") as handle:
+    with (out / "toggl-export.csv").open("w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\r\n", quoting=csv.QUOTE_ALL)
         writer.writerow(header)
         for e in entries:
@@ -342,13 +354,13 @@ def write_toggl(rng: random.Random) -> None:
             )  # fmt: skip
 
 
-def write_clockify(rng: random.Random) -> None:
+def write_clockify(out: Path, rng: random.Random) -> None:
     """clockify-export.csv: Clockify's detailed export, US date format and 12-hour clock."""
     entries = _tool_entries(rng, list(TOOL_PEOPLE)[2:], 8)
     header = ["Project", "Client", "Description", "Task", "User", "Group", "Email", "Tags",
               "Billable", "Start Date", "Start Time", "End Date", "End Time", "Duration (h)",
               "Duration (decimal)", "Billable Rate (USD)", "Billable Amount (USD)"]  # fmt: skip
-    with (HERE / "clockify-export.csv").open("w", encoding="utf-8", newline="") as handle:
+    with (out / "clockify-export.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
         for e in entries:
@@ -364,7 +376,7 @@ def write_clockify(rng: random.Random) -> None:
             )  # fmt: skip
 
 
-def write_harvest(rng: random.Random) -> None:
+def write_harvest(out: Path, rng: random.Random) -> None:
     """harvest-export.csv: Harvest's detailed time report; decimal hours, no times."""
     header = ["Date", "Client", "Project", "Project Code", "Task", "Notes", "Hours",
               "Hours Rounded", "Billable?", "Invoiced?", "Approved?", "First Name",
@@ -380,7 +392,7 @@ def write_harvest(rng: random.Random) -> None:
             for _ in range(rng.choice([1, 2])):
                 rows.append((day, name, rng.choice([1.0, 1.5, 2.25, 0.75, 3.0, 0.5])))
     rows.sort()
-    with (HERE / "harvest-export.csv").open("w", encoding="utf-8", newline="") as handle:
+    with (out / "harvest-export.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
         for day, name, hours in rows:
@@ -396,9 +408,9 @@ def write_harvest(rng: random.Random) -> None:
             )  # fmt: skip
 
 
-def write_member_map() -> None:
+def write_member_map(out: Path) -> None:
     """member-map.csv: the tool exports' people (e-mails, names) → seed member identifiers."""
-    with (HERE / "member-map.csv").open("w", encoding="utf-8", newline="") as handle:
+    with (out / "member-map.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["source", "member"])
         for email, (name, member) in TOOL_PEOPLE.items():
@@ -443,15 +455,15 @@ BAD_ROWS: list[tuple[dict[str, str], tuple[str, ...]]] = [
       "company": "Cwbulk"}, ()),
 ]  # fmt: skip
 BAD_COLUMNS = ["id", "member", "date", "start", "end", "hours", "deduct", "chargeToType",
-               "chargeTo", "company", "notes", "lastUpdated"]  # fmt: skip
+               "chargeTo", "company", "billableOption", "notes", "lastUpdated"]  # fmt: skip
 
 
-def write_bad() -> None:
+def write_bad(out: Path) -> None:
     """bad-timesheet.csv: one row per common mistake (see BAD_ROWS)."""
     base = {"id": "", "member": "klopez", "date": "2026-10-05", "start": "", "end": "",
             "hours": "", "deduct": "", "chargeToType": "ServiceTicket", "chargeTo": "1001",
-            "company": "", "notes": "", "lastUpdated": ""}  # fmt: skip
-    with (HERE / "bad-timesheet.csv").open("w", encoding="utf-8", newline="") as handle:
+            "company": "", "billableOption": "", "notes": "", "lastUpdated": ""}  # fmt: skip
+    with (out / "bad-timesheet.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(BAD_COLUMNS)
         for n, (cells, _codes) in enumerate(BAD_ROWS):
@@ -460,17 +472,17 @@ def write_bad() -> None:
             writer.writerow([row[c] for c in BAD_COLUMNS])
 
 
-def main() -> None:
-    """Write every sample file."""
+def main(out: Path = HERE) -> None:
+    """Write every sample file into ``out`` (this folder by default)."""
     rng = random.Random(2026)
     rows = legacy_rows(rng)
-    blank_lines = write_legacy_csv(rows, rng)
-    write_legacy_xlsx(rows, blank_lines)
-    write_toggl(rng)
-    write_clockify(rng)
-    write_harvest(rng)
-    write_member_map()
-    write_bad()
+    blank_lines = write_legacy_csv(out, rows, rng)
+    write_legacy_xlsx(out, rows, blank_lines)
+    write_toggl(out, rng)
+    write_clockify(out, rng)
+    write_harvest(out, rng)
+    write_member_map(out)
+    write_bad(out)
 
 
 if __name__ == "__main__":

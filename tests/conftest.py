@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from sandbox_fixtures import (  # noqa: F401  (fixtures, available to every test)
+    openapi_validator,
+    sandbox_app,
+    sandbox_client,
+    sandbox_db,
+    sandbox_template,
+    sandbox_transport,
+    served_sandbox,
+)
 
 
 @pytest.fixture(autouse=True)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from tqdm import tqdm
 
 from cwbulk.cli import AppContext
 from cwbulk.commands.options import read_options
@@ -41,7 +44,8 @@ def command(
       cwbulk validate samples/toggl-export.csv --member-map samples/member-map.csv \\
           --errors problems.xlsx
     """
-    result = validate_file(file, read)
+    with _progress_bar(disabled=app.quiet) as progress:
+        result = validate_file(file, read, progress=progress)
     if errors_path is not None:
         write_problems(errors_path, result.problems, result.sources)
     if app.json or json_output:
@@ -51,3 +55,26 @@ def command(
     elif not app.quiet:
         emit_text(render_validation(result, source=file.name, errors_path=errors_path))
     return 0 if result.ok else 1
+
+
+# Files below this many rows are checked in about a second: no bar.
+_BAR_FROM_ROWS = 50_000
+
+
+@contextmanager
+def _progress_bar(*, disabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A ``progress(done, total)`` callback drawing a tqdm bar on stderr for large files."""
+    bars: list[tqdm] = []
+
+    def progress(done: int, total: int) -> None:
+        if disabled or total < _BAR_FROM_ROWS:
+            return
+        if not bars:
+            bars.append(tqdm(total=total, unit=" rows", desc="Checking", leave=False))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        yield progress
+    finally:
+        for bar in bars:
+            bar.close()

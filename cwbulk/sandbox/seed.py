@@ -29,8 +29,6 @@ from cwbulk.resources import sample_file
 from cwbulk.sandbox.store import (
     RESOURCES,
     SCHEMA_VERSION,
-    TIME_ENTRY,
-    TIME_SHEET,
     Charge,
     build_time_entry,
     build_time_sheet,
@@ -283,8 +281,6 @@ def _history(
     internal = companies[data["chargeCodes"][0]["company"]]
     client_companies = [c for c in companies.values() if c is not internal]
     open_tickets = tuple([t for t in group if time_allowed[t["status"]["id"]]] for group in tickets)
-    type_names = [name for name, _ in _TICKET_WORK_TYPES]
-    type_weights = [weight for _, weight in _TICKET_WORK_TYPES]
 
     planned = []  # (start, end, deduct, hours, member, charge, work type, inputs)
     for spec in data["members"]:
@@ -305,16 +301,12 @@ def _history(
                 )
             elif rng.random() < 0.04:
                 start = datetime.combine(day, time(10), tzinfo=UTC)
-                charge = Charge("ChargeCode", charge_codes["ONCALL"]["id"], internal)
-                charge = Charge(**{**charge.__dict__, "charge_code": charge_codes["ONCALL"]})
+                charge = _code_charge(charge_codes, internal, "ONCALL")
                 planned.append((start, 2.0, 0.0, member, charge, None, _CODE_NOTES["ONCALL"]))
             day += timedelta(days=1)
 
     planned.sort(key=lambda p: (p[0], p[3]["id"]))
-    weeks: dict[tuple[int, date], list[int]] = defaultdict(list)
-    for index, (start, *_rest) in enumerate(planned):
-        member = planned[index][3]
-        weeks[member["id"], start.date() - timedelta(days=start.weekday())].append(index)
+    weeks = {(p[3]["id"], p[0].date() - timedelta(days=p[0].weekday())) for p in planned}
 
     sheet_by_key: dict[tuple[int, date], dict[str, Any]] = {}
     by_id = {m["id"]: m for m in members.values()}
@@ -333,14 +325,11 @@ def _history(
 
     entries = []
     hours_by_sheet: dict[int, float] = defaultdict(float)
-    for entry_id, (start, hours, deduct, member, charge, work_type, notes) in enumerate(
-        planned, 1
-    ):
+    for entry_id, (start, hours, deduct, member, charge, work_type, notes) in enumerate(planned, 1):
         monday = start.date() - timedelta(days=start.weekday())
         sheet = sheet_by_key[member["id"], monday]
-        work_type = work_type or work_types[
-            (charge.charge_code or {}).get("workType", {}).get("name", "Regular")
-        ]
+        code_type = (charge.charge_code or {}).get("workType", {}).get("name")
+        work_type = work_types[work_type or code_type or "Regular"]
         work_role = work_roles[member["workRole"]["name"]]
         billable = (charge.charge_code or {}).get("billTime") or work_type["billTime"]
         if charge.ticket is not None and rng.random() < 0.05:
@@ -383,9 +372,12 @@ def _history(
     for sheet in sheets:
         sheet["hours"] = round(hours_by_sheet[sheet["id"]], 2)
     sheets.sort(key=lambda s: s["id"])
-    assert all(TIME_SHEET.fields.keys() >= s.keys() for s in sheets[:1])
-    assert all(TIME_ENTRY.fields.keys() >= e.keys() for e in entries[:1])
     return entries, sheets
+
+
+def _code_charge(charge_codes: dict[str, dict[str, Any]], internal: dict, name: str) -> Charge:
+    code = charge_codes[name]
+    return Charge("ChargeCode", code["id"], internal, charge_code=code)
 
 
 def _day(
@@ -401,8 +393,7 @@ def _day(
     """One member's entries for one weekday: (start, hours, deduct, member, charge, ...)."""
 
     def code(name: str) -> Charge:
-        c = charge_codes[name]
-        return Charge("ChargeCode", c["id"], internal, charge_code=c)
+        return _code_charge(charge_codes, internal, name)
 
     clock = datetime.combine(day, time(8), tzinfo=UTC)
     clock += timedelta(minutes=rng.choice((0, 15, 30, 45, 60)))
@@ -423,7 +414,7 @@ def _day(
         if kind in ("service", "project"):
             group = tickets[0] if kind == "service" else tickets[1]
             ticket = rng.choice(group)
-            company = next(c for c in clients + [internal] if c["id"] == ticket["company"]["id"])
+            company = next(c for c in [*clients, internal] if c["id"] == ticket["company"]["id"])
             label = "ServiceTicket" if kind == "service" else "ProjectTicket"
             charge = Charge(label, ticket["id"], company, ticket=ticket)
             notes = f"{rng.choice(_TICKET_NOTES)}: {ticket['summary']}"
@@ -455,9 +446,9 @@ def _sheet_status(weeks_ago: int, member: str) -> str:
 
 
 def _entry_status(sheet_status: str, weeks_ago: int, member: dict, charge: Charge) -> str:
-    if sheet_status == "PendingApproval" and charge.type == "ProjectTicket":
-        if member["identifier"] == PROJECT_APPROVAL_MEMBER:
-            return "PendingProjectApproval"
+    project_time = sheet_status == "PendingApproval" and charge.type == "ProjectTicket"
+    if project_time and member["identifier"] == PROJECT_APPROVAL_MEMBER:
+        return "PendingProjectApproval"
     if sheet_status != "ApprovedByTierTwo":
         return sheet_status
     if weeks_ago == 4:

@@ -560,6 +560,8 @@ def column_sql(resource_key: str, path: str) -> str:
         )
     if kind in ("[i", "[s", "-"):
         raise ConditionError(f"{'/'.join(parts)} is a list and can't be compared")
+    if parts == ("id",):
+        return "id"
     column = resource.column_of.get(parts)
     return column or f"json_extract(body, '$.{'.'.join(parts)}')"
 
@@ -1427,7 +1429,7 @@ class Store:
             new = next_sheet_status(action, current, body.get("approvalType"))
             name = reference("timeSheet", sheet)["name"]
             if new is None:
-                allowed = ", ".join(sorted(SHEET_ACTIONS[action]))
+                allowed = ", ".join(SHEET_ACTIONS[action])
                 raise _bad_status(
                     TIME_SHEET.key,
                     f"time sheet {sheet_id} ({name}) is {current}: only {allowed} time sheets "
@@ -1643,11 +1645,12 @@ _RECORD_REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     "projectTicket": (("workRole", "workRole"), ("workType", "workType")),
 }
 
-SHEET_ACTIONS: dict[str, frozenset[str]] = {
-    "submit": EDITABLE,
-    "approve": frozenset({"PendingApproval", "ApprovedByTierOne"}),
-    "reject": frozenset({"PendingApproval", "ApprovedByTierOne", "ApprovedByTierTwo"}),
-    "reverse": frozenset({"PendingApproval", "ApprovedByTierOne", "ApprovedByTierTwo"}),
+_SUBMITTED = ("PendingApproval", "ApprovedByTierOne", "ApprovedByTierTwo")
+SHEET_ACTIONS: dict[str, tuple[str, ...]] = {
+    "submit": ("Open", "Rejected", "ErrorsCorrected", "RejectBySecondTier"),
+    "approve": _SUBMITTED[:2],
+    "reject": _SUBMITTED,
+    "reverse": _SUBMITTED,
 }
 _PAST = {"submit": "submitted", "approve": "approved", "reject": "rejected", "reverse": "reversed"}
 
