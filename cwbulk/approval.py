@@ -47,6 +47,7 @@ from cwbulk.errors import (
     WriteOutcomeUnknown,
 )
 from cwbulk.export import ExportFilters, _lookup_ids, build_conditions
+from cwbulk.fields import load_reference
 from cwbulk.importer import DEFAULT_MAX_RATE
 from cwbulk.io import WORKBOOK_EXTENSIONS, read_table, write_table
 from cwbulk.resolve import Resolver
@@ -58,21 +59,8 @@ Outcome = Literal["done", "skipped", "failed"]
 OUTCOMES: tuple[Outcome, ...] = ("done", "skipped", "failed")
 SHEET_ACTIONS: tuple[SheetAction, ...] = ("submit", "approve", "reject", "reverse")
 
-#: Every status a time sheet or entry can have, in workflow order.
-STATUSES = (
-    "Open",
-    "Rejected",
-    "PendingApproval",
-    "ErrorsCorrected",
-    "PendingProjectApproval",
-    "ApprovedByTierOne",
-    "RejectBySecondTier",
-    "ApprovedByTierTwo",
-    "ReadyToBill",
-    "Billed",
-    "WrittenOff",
-    "BilledAgreement",
-)
+#: Every status a time sheet or entry can have (the TimeEntry status enum), in workflow order.
+STATUSES: tuple[str, ...] = load_reference().fields["status"].enum
 OPEN = frozenset({"Open", "ErrorsCorrected"})
 REJECTED = frozenset({"Rejected", "RejectBySecondTier"})
 SUBMITTED = frozenset({"PendingApproval"})
@@ -81,8 +69,14 @@ BILLING = frozenset({"ReadyToBill", "Billed", "WrittenOff", "BilledAgreement"})
 BILLED = frozenset({"Billed", "WrittenOff", "BilledAgreement"})
 
 
+#: The columns that show which record a result row is about, after its id.
+DETAIL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sheets": ("member", "period", "hours"),
+    "entries": ("member", "date", "hours", "chargeTo", "timeSheet"),
+}
 RESULT_TAIL = ("statusBefore", "statusAfter", "outcome", "reason", "error")
 _PAST = {"submit": "submitted", "approve": "approved", "reject": "rejected", "reverse": "reversed"}
+RESOURCE = {"sheets": "time/sheets", "entries": "time/entries"}
 _NOUN = {"sheets": ("time sheet", "time sheets"), "entries": ("time entry", "time entries")}
 
 
@@ -121,7 +115,7 @@ class Selection:
             raise UsageError(
                 "Say which records to act on: give --ids FILE or at least one filter "
                 "(--member, --from, --to, --status, --ticket, --conditions).",
-                hint="Acting on every record in ConnectWise at once is not allowed.",
+                hint="To act on every sheet of a period, give --from and --to.",
             )
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise UsageError(
@@ -182,7 +176,7 @@ def entry_target(entry: Mapping[str, Any], zone: ZoneInfo) -> Target:
         moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
         day = moment.astimezone(zone).date().isoformat()
     charge = " ".join(str(entry.get(k) or "") for k in ("chargeToType", "chargeToId")).strip()
-    if not entry.get("chargeToId"):
+    if entry.get("chargeToType") in (None, "Company"):
         company = entry.get("company") or {}
         charge = f"Company {company.get('identifier') or ''}".strip()
     sheet = entry.get("timeSheet") or {}
@@ -283,7 +277,7 @@ async def select(client: CwClient, kind: Kind, selection: Selection) -> list[Tar
     With an ids file, ids that ConnectWise doesn't know come back as targets with an empty
     status (they end as ``failed``: not found).
     """
-    path = "time/sheets" if kind == "sheets" else "time/entries"
+    path = RESOURCE[kind]
     fields = SHEET_FIELDS if kind == "sheets" else ENTRY_FIELDS
     ids: list[int] = []
     if selection.ids_file is not None:
@@ -301,14 +295,14 @@ async def select(client: CwClient, kind: Kind, selection: Selection) -> list[Tar
     make = sheet_target if kind == "sheets" else (lambda r: entry_target(r, zone))
     targets = {i: make(r) for i, r in records.items()}
     if ids:
-        empty = dict.fromkeys(("member", "period", "hours"), "") if kind == "sheets" else {}
+        empty = dict.fromkeys(DETAIL_COLUMNS[kind], "")
         return [targets.get(i) or Target(i, "", empty) for i in ids]
     return [targets[i] for i in sorted(targets)]
 
 
 async def fetch_statuses(client: CwClient, kind: Kind, ids: Iterable[int]) -> dict[int, str]:
     """The current status of each record (absent: not found), read in a few requests."""
-    path = "time/sheets" if kind == "sheets" else "time/entries"
+    path = RESOURCE[kind]
     chunks = in_chunks("id", sorted(set(ids)))
     pages = await asyncio.gather(
         *(client.list_items(path, conditions=c, fields=("id", "status")) for c in chunks)
@@ -334,7 +328,7 @@ class ActionSpec:
     @property
     def resource(self) -> str:
         """The collection the records live in."""
-        return "time/sheets" if self.kind == "sheets" else "time/entries"
+        return RESOURCE[self.kind]
 
     def path(self, record_id: int) -> str:
         """Where the action on ``record_id`` is posted."""
@@ -578,7 +572,7 @@ class ActionRun:
     def frame(self) -> pd.DataFrame:
         """One row per target: id, its details, statuses before and after, outcome, why."""
         rows = [o.to_dict() for o in self.outcomes]
-        columns = ["id", *(self.steps[0].target.details if self.steps else ()), *RESULT_TAIL]
+        columns = ["id", *DETAIL_COLUMNS[self.kind], *RESULT_TAIL]
         return pd.DataFrame(rows, columns=columns).fillna("")
 
     def reasons(self, *, top: int = 5) -> list[tuple[str, str, int]]:
@@ -704,7 +698,7 @@ async def run_steps(
     noun = _NOUN[spec.kind][1]
     bar = tqdm(
         total=sum(s.send for s in steps),
-        unit=noun.split()[-1][:-1],
+        unit="sheet" if spec.kind == "sheets" else "entry",
         desc=f"{spec.name.capitalize()} {noun}",
         file=sys.stderr,
         disable=not progress,

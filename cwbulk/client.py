@@ -117,7 +117,7 @@ class RetryPolicy:
             seconds = None
         if seconds is None or not math.isfinite(seconds) or seconds < 0:
             seconds = self.retry_after_default
-        return seconds
+        return min(seconds, self.retry_after_max)
 
 
 @dataclass(frozen=True)

@@ -319,32 +319,40 @@ def test_reject_entries_rejects_submitted_time_and_refuses_billed_time(
             opened = await client.get(
                 "time/entries", params={"conditions": 'status = "Open"', "pageSize": 1}
             )
-            ids = [pending[0]["id"], billed[0]["id"], opened[0]["id"], 999_999]
+            ids = [999_999, pending[0]["id"], billed[0]["id"], opened[0]["id"]]
             run = await execute(
                 client,
                 entry_reject("Charge this to the project ticket"),
                 Selection(ids_file=write_ids(tmp_path / "entries.csv", ids)),
                 ActionOptions(),
             )
+            missing, submitted, billed_id, open_id = ids
             by_id = {o.target.id: o for o in run.outcomes}
             assert [o.target.id for o in run.outcomes] == ids
-            assert (by_id[ids[0]].outcome, by_id[ids[0]].status_after) == ("done", "Rejected")
-            assert by_id[ids[1]].outcome == "skipped"
-            assert by_id[ids[1]].reason == "Billed: refused: billed time can't be rejected"
-            assert by_id[ids[2]].outcome == "skipped"
-            assert by_id[ids[3]].outcome == "failed"
-            assert by_id[ids[3]].error == "no such time entry in ConnectWise"
+            assert (by_id[submitted].outcome, by_id[submitted].status_after) == (
+                "done",
+                "Rejected",
+            )
+            assert by_id[billed_id].outcome == "skipped"
+            assert by_id[billed_id].reason == "Billed: refused: billed time can't be rejected"
+            assert by_id[open_id].outcome == "skipped"
+            assert by_id[missing].outcome == "failed"
+            assert by_id[missing].error == "no such time entry in ConnectWise"
             assert run.counts() == {"done": 1, "skipped": 2, "failed": 1}
             assert run.exit_code == 1
             assert run.results_path == tmp_path / "entries.reject-results.csv"
-            now = {
-                e["id"]: e["status"]
-                for e in [await client.get(f"time/entries/{i}") for i in ids[:3]]
-            }
-            assert now == {ids[0]: "Rejected", ids[1]: "Billed", ids[2]: "Open"}
+            results = pd.read_csv(run.results_path, dtype=str, keep_default_na=False)
+            assert list(results.columns) == [
+                *("id", "member", "date", "hours", "chargeTo", "timeSheet"),
+                *("statusBefore", "statusAfter", "outcome", "reason", "error"),
+            ]
+            assert results["member"].tolist()[0] == ""
+            assert all(results["member"].tolist()[1:])
+            now = {i: (await client.get(f"time/entries/{i}"))["status"] for i in ids[1:]}
+            assert now == {submitted: "Rejected", billed_id: "Billed", open_id: "Open"}
             with pytest.raises(InvalidRequest, match="billed time can't be changed"):
                 await client.patch(
-                    f"time/entries/{ids[1]}", [{"op": "replace", "path": "notes", "value": "x"}]
+                    f"time/entries/{billed_id}", [{"op": "replace", "path": "notes", "value": "x"}]
                 )
 
     asyncio.run(scenario())

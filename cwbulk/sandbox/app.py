@@ -71,6 +71,7 @@ from urllib.parse import quote, urlencode
 import platformdirs
 import uvicorn
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -122,6 +123,21 @@ MAX_PAGE_SIZE = 1000
 # Past the body limit the rest is still read (and dropped) so that the client gets its 413
 # instead of a reset connection, but only up to this much.
 _DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+class _RecordId(Convertor[int]):
+    """A record id in a path: digits, at most ten of them (so that SQLite can hold it)."""
+
+    regex = "[0-9]{1,10}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("cwid", _RecordId())
 
 
 @dataclass
@@ -333,17 +349,17 @@ class _Api:
             routes += [
                 Route(base, self._dispatch(collection), methods=list(collection)),
                 Route(f"{base}/count", self._api(self._count(resource)), methods=["GET"]),
-                Route(f"{base}/{{id:int}}", self._dispatch(one), methods=list(one)),
+                Route(f"{base}/{{id:cwid}}", self._dispatch(one), methods=list(one)),
             ]
         for kind, resource in (("ServiceTicket", "service"), ("ProjectTicket", "project")):
-            base = f"{API_PREFIX}/{resource}/tickets/{{parent:int}}/timeentries"
+            base = f"{API_PREFIX}/{resource}/tickets/{{parent:cwid}}/timeentries"
             routes += [
                 Route(base, self._api(self._list(TIME_ENTRY, parent=kind)), methods=["GET"]),
                 Route(f"{base}/count", self._api(self._count(TIME_ENTRY, kind)), methods=["GET"]),
             ]
-        entries = f"{API_PREFIX}/time/entries/{{id:int}}"
+        entries = f"{API_PREFIX}/time/entries/{{id:cwid}}"
         routes.append(Route(f"{entries}/reject", self._api(self.reject_entry), methods=["POST"]))
-        sheet_action = f"{API_PREFIX}/time/sheets/{{id:int}}/{{action:str}}"
+        sheet_action = f"{API_PREFIX}/time/sheets/{{id:cwid}}/{{action:str}}"
         routes.append(Route(sheet_action, self._api(self.sheet_action), methods=["POST"]))
         return routes
 
