@@ -184,7 +184,9 @@ def day_window(date_from: date | None, date_to: date | None, tz: tzinfo) -> str:
     return and_(*parts)
 
 
-async def _lookup_ids(resolver: Resolver, kind: str, values: Sequence[str], option: str) -> list:
+async def _lookup_ids(
+    resolver: Resolver, kind: str, values: Sequence[str], option: str
+) -> list[int]:
     index = await resolver.index(kind)
     ids = []
     for value in values:
@@ -378,8 +380,11 @@ class _Sink(Protocol):
     def write(self, entries: Sequence[Mapping[str, Any]], frame: pd.DataFrame | None) -> None:
         """Append one page."""
 
-    def close(self, info: Sequence[tuple[str, str]]) -> None:
-        """Finish the file; ``info`` describes the export (for a workbook's info sheet)."""
+    def close(self, info: Sequence[Sequence[Any]]) -> None:
+        """Finish the file; ``info`` rows describe it (a workbook's second sheet)."""
+
+    def discard(self) -> None:
+        """Let go of the file after a failure (it is deleted, not finished)."""
 
 
 class _CsvSink:
@@ -397,7 +402,10 @@ class _CsvSink:
         cells = [_csv_cells(c, frame[c.name]) for c in self.columns]
         self.writer.writerows(zip(*cells, strict=True))
 
-    def close(self, info: Sequence[tuple[str, str]]) -> None:
+    def close(self, info: Sequence[Sequence[Any]]) -> None:
+        self.handle.close()
+
+    def discard(self) -> None:
         self.handle.close()
 
 
@@ -414,8 +422,11 @@ class _JsonSink:
             self.handle.write(json.dumps(entry, ensure_ascii=False))
             self.first = False
 
-    def close(self, info: Sequence[tuple[str, str]]) -> None:
+    def close(self, info: Sequence[Sequence[Any]]) -> None:
         self.handle.write("[]\n" if self.first else "\n]\n")
+        self.handle.close()
+
+    def discard(self) -> None:
         self.handle.close()
 
 
@@ -583,6 +594,11 @@ class _Workbook:
             self.info.set_column(position, position, max(width, 10))
         self.book.close()
 
+    def discard(self) -> None:
+        # Closing is what removes xlsxwriter's temporary row files.
+        with contextlib.suppress(Exception):
+            self.book.close()
+
 
 def _column_letter(position: int) -> str:
     letters = ""
@@ -616,12 +632,12 @@ def _replacing(path: Path) -> Iterator[Path]:
             os.unlink(name)
 
 
-def _check_format(path: Path, allowed: Sequence[str]) -> str:
+def _check_format(path: Path, allowed: Sequence[str], example: str) -> str:
     suffix = path.suffix.lower()
     if suffix not in allowed:
         raise UsageError(
             f"can't write {path.name}: the file name must end in {' or '.join(allowed)}",
-            hint=f"Give a name such as entries{allowed[0]}.",
+            hint=f"Give a name such as {example}{allowed[0]}.",
         )
     return suffix
 
@@ -694,7 +710,7 @@ async def export_entries(
     ``UsageError`` for a bad file name or filter, and the client's errors.
     """
     path = Path(path)
-    suffix = _check_format(path, FORMATS)
+    suffix = _check_format(path, FORMATS, "entries")
     filters = filters or ExportFilters()
     resolver = Resolver(client)
     conditions = await build_conditions(resolver, filters, tz)
@@ -713,20 +729,24 @@ async def export_entries(
         else:
             sink = _JsonSink(temporary)
         fields = None if suffix == ".json" else ENTRY_FIELDS
-        async for page in _pages(client, conditions, fields):
-            frame = None
-            if sink.wants_frame:
-                if charge_codes is None and any(
-                    e.get("chargeToType") == "ChargeCode" for e in page
-                ):
-                    index = await resolver.index("charge-codes")
-                    charge_codes = {int(r["id"]): str(r["name"]) for r in index.records}
-                frame = entries_frame(page, tz, charge_codes=charge_codes)
-            sink.write(page, frame)
-            rows += len(page)
-            pages += 1
-            if on_progress is not None:
-                on_progress(pages, max(pages_total, pages))
+        try:
+            async for page in _pages(client, conditions, fields):
+                frame = None
+                if sink.wants_frame:
+                    if charge_codes is None and any(
+                        e.get("chargeToType") == "ChargeCode" for e in page
+                    ):
+                        index = await resolver.index("charge-codes")
+                        charge_codes = {int(r["id"]): str(r["name"]) for r in index.records}
+                    frame = entries_frame(page, tz, charge_codes=charge_codes)
+                sink.write(page, frame)
+                rows += len(page)
+                pages += 1
+                if on_progress is not None:
+                    on_progress(pages, max(pages_total, pages))
+        except BaseException:
+            sink.discard()
+            raise
         moment = (now or datetime.now(UTC)).astimezone(UTC)
         info = _export_info(client, filters, conditions, tz, rows, moment)
         sink.close(info)
@@ -778,7 +798,7 @@ def write_template(path: str | Path, *, lists: Mapping[str, Sequence[str]]) -> P
     list what every column takes (from ``schemas/time_entry.yaml``) and an example row.
     """
     path = Path(path)
-    _check_format(path, (".xlsx",))
+    _check_format(path, (".xlsx",), "timesheet")
     columns = tuple(load_reference().columns.values())
     instructions: list[tuple[str, ...]] = [
         ("How to fill in the Timesheet sheet",),

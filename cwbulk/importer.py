@@ -240,29 +240,8 @@ async def _import(
         max_concurrency=options.concurrency, max_rate=options.max_rate
     ) as client:
         site, company = client.site.origin, client.company
-        problems = list(validation.problems)
-        frame = validation.rows
-        if len(frame):
-            resolution = await Resolver(client, allow_inactive=options.allow_inactive).resolve(
-                frame
-            )
-            problems += resolution.problems
-            ids = resolution.ids
-        else:
-            ids = pd.DataFrame(index=frame.index)
-        invalid = {(p.sheet, p.row) for p in problems if p.severity == "error"}
-        desired = desired_rows(frame, ids, tz, skip=invalid)
-        existing = await fetch_existing(client, desired)
         seen = {} if options.dry_run else _seen_in_plan_file(plan_path, sha, site, company)
-        plan = make_plan(
-            desired,
-            existing,
-            tz=tz,
-            problems=problems,
-            seen_last_updated=seen,
-            sheet_order=[s.name for s in validation.sources],
-        )
-        plan = _account_for_every_row(plan, validation.sources)
+        plan = await plan_rows(client, validation, tz=tz, options=options, seen=seen)
         result = ImportResult(
             source=path,
             plan=plan,
@@ -333,6 +312,36 @@ async def _import(
     if errors_path is not None:
         write_errors_only(errors_path, validation.sources, outcomes)
     return replace(result, results_path=results_path, errors_path=errors_path)
+
+
+async def plan_rows(
+    client: CwClient,
+    validation: ValidationResult,
+    *,
+    tz: tzinfo,
+    options: ImportOptions,
+    seen: Mapping[int, str],
+) -> Plan:
+    """Resolve the valid rows, fetch the entries they may match, and plan every row."""
+    problems = list(validation.problems)
+    frame = validation.rows
+    ids = pd.DataFrame(index=frame.index)
+    if len(frame):
+        resolver = Resolver(client, allow_inactive=options.allow_inactive)
+        resolution = await resolver.resolve(frame)
+        problems += resolution.problems
+        ids = resolution.ids
+    invalid = {(p.sheet, p.row) for p in problems if p.severity == "error"}
+    desired = desired_rows(frame, ids, tz, skip=invalid)
+    plan = make_plan(
+        desired,
+        await fetch_existing(client, desired),
+        tz=tz,
+        problems=problems,
+        seen_last_updated=seen,
+        sheet_order=[s.name for s in validation.sources],
+    )
+    return _account_for_every_row(plan, validation.sources)
 
 
 # --- building the desired rows ----------------------------------------------------------
@@ -574,7 +583,8 @@ def final_outcomes(
             continue
         record = done.get(where)
         if item.action == "unchanged":
-            outcome = RowOutcome(item.sheet, item.row, "unchanged", item.entry_id)
+            note = f"{record.outcome} by run {record.run}" if record is not None else ""
+            outcome = RowOutcome(item.sheet, item.row, "unchanged", item.entry_id, None, note)
         elif item.action == "invalid":
             outcome = RowOutcome(item.sheet, item.row, "invalid", None, item.code, item.message)
         elif item.action == "duplicate":

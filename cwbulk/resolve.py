@@ -568,14 +568,14 @@ async def reference_table(
     ``contains`` conditions and re-checked here, since a real server may read wildcards
     inside ``contains``.
     """
-    text = " ".join((search or "").split())
+    text = (search or "").strip()
     if kind == "tickets":
         frames = []
         for ticket_type, path in TICKET_TYPES.items():
             conditions = _search_conditions(_TICKET_SEARCH, text, by_id=True) if text else None
             records = await client.list_items(path, conditions=conditions, fields=_TICKET_FIELDS)
             frames.append(_ticket_rows(ticket_type, records))
-        table = pd.concat(frames, ignore_index=True)
+        table = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
     else:
         spec = KINDS[kind]
         conditions = (
@@ -618,15 +618,13 @@ def _search_conditions(
     fields: Iterable[str], text: str, *, names: bool = False, by_id: bool = False
 ) -> str:
     parts = [cond(f, "contains", text) for f in fields]
-    if names:
-        words = text.split(" ")
-        for cut in range(1, min(len(words), 4)):
-            parts.append(
-                and_(
-                    cond("firstName", "contains", " ".join(words[:cut])),
-                    cond("lastName", "contains", " ".join(words[cut:])),
-                )
-            )
+    words = text.split()
+    if names and len(words) > 1:
+        # A match across "First Last" has its first word inside firstName and its last
+        # word inside lastName; the exact check happens on this side.
+        parts.append(
+            and_(cond("firstName", "contains", words[0]), cond("lastName", "contains", words[-1]))
+        )
     if by_id and text.isdigit() and len(text) < 10:
         parts.append(cond("id", "=", int(text)))
     conditions = or_(*parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import httpx
 import openpyxl
 import pandas as pd
 import pytest
+from sandbox_fixtures import in_process_client
 
 from cwbulk.client import CwClient
 from cwbulk.errors import InvalidRequest, UsageError
@@ -37,6 +39,17 @@ from cwbulk.validate import ReadOptions, validate_file
 
 NEW_YORK = ZoneInfo("America/New_York")
 HEADER = [c.name for c in export_columns()]
+
+
+@pytest.fixture
+def api(sandbox_app) -> Iterator[httpx.Client]:
+    """A plain client for the in-process sandbox: the truth the export is compared with.
+
+    (Without the OpenAPI check of sandbox_client: that is the sandbox's own tests' job, and
+    it would triple the time these tests take.)
+    """
+    with in_process_client(sandbox_app) as client:
+        yield client
 
 
 def cw_client(transport: httpx.AsyncBaseTransport) -> CwClient:
@@ -266,11 +279,11 @@ def test_export_columns_are_the_canonical_ones_plus_ticket_summary() -> None:
 
 
 def test_xlsx_reads_back_as_the_api_values(
-    sandbox_transport: httpx.ASGITransport, sandbox_client: httpx.Client, tmp_path: Path
+    sandbox_transport: httpx.ASGITransport, api: httpx.Client, tmp_path: Path
 ) -> None:
-    entries = api_list(sandbox_client, "time/entries")
+    entries = api_list(api, "time/entries")
     assert len(entries) > 2000, "the seed should need several pages"
-    codes = charge_codes(sandbox_client)
+    codes = charge_codes(api)
     progress: list[tuple[int, int]] = []
     path = tmp_path / "entries.xlsx"
     result = export(
@@ -316,7 +329,7 @@ def _letter(position: int) -> str:
 
 
 def test_xlsx_has_the_dropdowns_from_the_server_lists(
-    sandbox_transport: httpx.ASGITransport, sandbox_client: httpx.Client, tmp_path: Path
+    sandbox_transport: httpx.ASGITransport, api: httpx.Client, tmp_path: Path
 ) -> None:
     path = tmp_path / "entries.xlsx"
     export(sandbox_transport, path, tz=NEW_YORK, filters=ExportFilters(statuses=("Open",)))
@@ -340,9 +353,9 @@ def test_xlsx_has_the_dropdowns_from_the_server_lists(
         cells = book["Lists"][source.split("!")[1].replace("$", "")]
         return [row[0].value for row in cells]
 
-    members = api_list(sandbox_client, "system/members", "inactiveFlag = false")
-    work_types = api_list(sandbox_client, "time/workTypes", "inactiveFlag = false")
-    work_roles = api_list(sandbox_client, "time/workRoles", "inactiveFlag = false")
+    members = api_list(api, "system/members", "inactiveFlag = false")
+    work_types = api_list(api, "time/workTypes", "inactiveFlag = false")
+    work_roles = api_list(api, "time/workRoles", "inactiveFlag = false")
     assert sorted(listed("member")) == sorted(m["identifier"] for m in members)
     assert sorted(listed("workType")) == sorted(w["name"] for w in work_types)
     assert sorted(listed("workRole")) == sorted(w["name"] for w in work_roles)
@@ -379,7 +392,7 @@ def test_xlsx_info_sheet_records_filters_site_and_time(
 @pytest.mark.parametrize("excel", [pytest.param(True, id="bom"), pytest.param(False, id="plain")])
 def test_csv_is_utf8_with_a_bom_only_for_excel(
     sandbox_transport: httpx.ASGITransport,
-    sandbox_client: httpx.Client,
+    api: httpx.Client,
     tmp_path: Path,
     excel: bool,
 ) -> None:
@@ -392,7 +405,7 @@ def test_csv_is_utf8_with_a_bom_only_for_excel(
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == HEADER
     assert len(rows) == result.rows > 0
-    entries = {e["id"]: e for e in api_list(sandbox_client, "time/entries", 'status = "Open"')}
+    entries = {e["id"]: e for e in api_list(api, "time/entries", 'status = "Open"')}
     assert set(entries) == {int(r["id"]) for r in rows}
     for row in rows:
         entry = entries[int(row["id"])]
@@ -404,13 +417,13 @@ def test_csv_is_utf8_with_a_bom_only_for_excel(
 
 
 def test_json_is_the_records_as_the_api_returns_them(
-    sandbox_transport: httpx.ASGITransport, sandbox_client: httpx.Client, tmp_path: Path
+    sandbox_transport: httpx.ASGITransport, api: httpx.Client, tmp_path: Path
 ) -> None:
     path = tmp_path / "entries.json"
     filters = ExportFilters(billable=("NoCharge",))
     result = export(sandbox_transport, path, tz=NEW_YORK, filters=filters)
     written = json.loads(path.read_text(encoding="utf-8"))
-    expected = api_list(sandbox_client, "time/entries", 'billableOption = "NoCharge"')
+    expected = api_list(api, "time/entries", 'billableOption = "NoCharge"')
     assert expected and result.rows == len(expected)
     assert written == expected
 
@@ -474,12 +487,12 @@ FILTER_CASES = {
 @pytest.mark.parametrize("case", [pytest.param(name, id=name) for name in FILTER_CASES])
 def test_filters_select_what_the_api_holds(
     sandbox_transport: httpx.ASGITransport,
-    sandbox_client: httpx.Client,
+    api: httpx.Client,
     tmp_path: Path,
     case: str,
 ) -> None:
     make_filters, wanted = FILTER_CASES[case]
-    entries = api_list(sandbox_client, "time/entries")
+    entries = api_list(api, "time/entries")
     sample = _pick(entries)
     expected = {x["id"] for x in entries if wanted(sample, x)}
     assert 0 < len(expected) < len(entries)
@@ -545,6 +558,39 @@ def test_a_failed_export_leaves_the_old_file_and_no_temporary_file(
     assert [p.name for p in tmp_path.iterdir()] == ["entries.csv"]
 
 
+class FailOnPage(httpx.AsyncBaseTransport):
+    """The sandbox, except that one page of time entries answers 400 (a network stand-in)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, page: str) -> None:
+        self.inner, self.page = inner, page
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/time/entries") and request.url.params.get("page") == (
+            self.page
+        ):
+            return httpx.Response(400, json={"code": "InvalidRequest", "message": "no"})
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv", ".json"])
+def test_a_failure_mid_export_keeps_the_old_file(
+    sandbox_transport: httpx.ASGITransport, tmp_path: Path, suffix: str
+) -> None:
+    path = tmp_path / f"entries{suffix}"
+    path.write_text("old contents\n", encoding="utf-8")
+    pages: list[int] = []
+    with pytest.raises(InvalidRequest):
+        export(
+            FailOnPage(sandbox_transport, "3"),
+            path,
+            tz=NEW_YORK,
+            on_progress=lambda done, total: pages.append(done),
+        )
+    assert pages == [1, 2]
+    assert path.read_text(encoding="utf-8") == "old contents\n"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
 @pytest.mark.parametrize("name", ["entries.txt", "entries", "entries.xls"])
 def test_unknown_extensions_are_refused(
     sandbox_transport: httpx.ASGITransport, tmp_path: Path, name: str
@@ -588,9 +634,9 @@ DANGEROUS = {
 
 
 @pytest.fixture
-def dangerous_entries(sandbox_client: httpx.Client) -> dict[str, int]:
+def dangerous_entries(api: httpx.Client) -> dict[str, int]:
     """One new entry per dangerous note (copied from an open service-ticket entry)."""
-    entries = api_list(sandbox_client, "time/entries", 'status = "Open"')
+    entries = api_list(api, "time/entries", 'status = "Open"')
     template = _pick(entries)
     ids = {}
     for name, notes in DANGEROUS.items():
@@ -603,7 +649,7 @@ def dangerous_entries(sandbox_client: httpx.Client) -> dict[str, int]:
             "notes": notes,
             "internalNotes": notes,
         }
-        response = sandbox_client.post("time/entries", json=body)
+        response = api.post("time/entries", json=body)
         assert response.status_code == 201, response.text
         ids[name] = response.json()["id"]
     return ids

@@ -78,8 +78,8 @@ def test_a_thousand_rows_through_lost_answers_and_failures_make_a_thousand_entri
     assert len(guids) == ROWS
 
     runs = []
-    for _attempt in range(3):
-        result = cwbulk(served, *args, "--yes")
+    for attempt in range(3):
+        result = cwbulk(served, *args, "--yes", "--results", str(tmp_path / f"r{attempt}.csv"))
         assert result.exit_code in (0, 1), result.output
         runs.append(json.loads(result.stdout))
         if runs[-1]["outcomes"]["failed"] == 0:

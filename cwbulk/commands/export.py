@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from cwbulk.commands.options import tz_option
 from cwbulk.connect import connection
-from cwbulk.export import ExportFilters, export_entries
+from cwbulk.export import ExportFilters, ExportResult, export_entries
 from cwbulk.fields import load_reference
 from cwbulk.report import emit_json, emit_text
 from cwbulk.validate import resolve_zone
@@ -124,13 +124,16 @@ def command(
     conn = connection(
         profile=app.profile, sandbox=app.sandbox, warn=lambda m: click.echo(m, err=True)
     )
-    bar = tqdm(desc="Exporting", unit="page", disable=app.quiet, leave=False, delay=0.5)
+    bars: list[tqdm] = []
 
     def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        # Made at the first page, once the filters are known to be good and pages counted.
+        if not bars:
+            bars.append(tqdm(desc="Exporting", unit="page", disable=app.quiet, leave=False))
+        bars[0].total = total
+        bars[0].update(done - bars[0].n)
 
-    async def run():
+    async def run() -> ExportResult:
         async with conn.client() as client:
             return await export_entries(
                 client, output, tz=zone, filters=filters, excel=excel, on_progress=progress
@@ -139,7 +142,8 @@ def command(
     try:
         result = asyncio.run(run())
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     if app.json or json_output:
         emit_json(result.to_dict())
     elif not app.quiet:
