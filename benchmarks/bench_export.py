@@ -38,9 +38,10 @@ import json, sqlite3, sys, time
 from zoneinfo import ZoneInfo
 from cwbulk.export import entries_frame
 db, out = sys.argv[1], sys.argv[2]
-rows = sqlite3.connect(db).execute("SELECT body FROM time_entries ORDER BY id").fetchall()
+connection = sqlite3.connect(db)
+rows = connection.execute("SELECT body FROM time_entries ORDER BY id").fetchall()
 entries = [json.loads(body) for (body,) in rows]
-codes = dict(sqlite3.connect(db).execute("SELECT id, json_extract(body, '$.name') FROM charge_codes"))
+codes = dict(connection.execute("SELECT id, json_extract(body, '$.name') FROM charge_codes"))
 frame = entries_frame(entries, ZoneInfo("UTC"), charge_codes=codes)
 del rows, entries
 started = time.perf_counter()
@@ -104,10 +105,9 @@ def main() -> None:
         print(f"loaded {total:,} entries into the sandbox in {time.perf_counter() - started:.1f}s")
         env = {**os.environ, "CWBULK_SANDBOX_DB": str(db_path), "HOME": str(work)}
         cwbulk_out = work / "cwbulk.xlsx"
+        command = ["--sandbox", "--json", "-q", "export", "--tz", "UTC", "-o"]
         cw_seconds, cw_rss, cw_text = run_child(
-            [sys.executable, "-m", "cwbulk", "--sandbox", "--json", "-q", "export"]
-            + ["-o", str(cwbulk_out), "--tz", "UTC"],
-            env,
+            [sys.executable, "-m", "cwbulk", *command, str(cwbulk_out)], env
         )
         exported = json.loads(cw_text)["rows"]
         pandas_out = work / "pandas.xlsx"
@@ -119,8 +119,10 @@ def main() -> None:
         print(f"{'':34}{'seconds':>9}{'peak RSS MB':>13}")
         print(f"{'cwbulk export (whole command)':34}{cw_seconds:9.2f}{cw_rss:13.0f}")
         print(f"{'DataFrame.to_excel (openpyxl)':34}{pd_seconds:9.2f}{pd_rss:13.0f}")
-        print(f"rows exported: {exported:,}; files: {cwbulk_out.stat().st_size / 1e6:.1f} MB "
-              f"(cwbulk), {pandas_out.stat().st_size / 1e6:.1f} MB (openpyxl)")
+        print(
+            f"rows exported: {exported:,}; files: {cwbulk_out.stat().st_size / 1e6:.1f} MB "
+            f"(cwbulk), {pandas_out.stat().st_size / 1e6:.1f} MB (openpyxl)"
+        )
         print(
             f"time ratio cwbulk/openpyxl: {ratio:.2f} (target ≤ {TIME_TARGET}) "
             f"{'ok' if ratio <= TIME_TARGET else 'MISSED'}; "

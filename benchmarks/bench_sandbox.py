@@ -4,7 +4,7 @@ Starts ``cwbulk sandbox serve`` in its own process on a free loopback port, then
 for a few seconds with concurrent httpx clients, each in a process of its own (so that no
 client waits for another's GIL), and prints the rate beside the target. It also prints
 the server's CPU time per request: what it could do on a core of its own, whatever else
-the machine is busy with.
+the machine is busy with; and how long seeding a fresh database takes.
 
     python benchmarks/bench_sandbox.py [--seconds 5] [--clients 3]
 """
@@ -25,7 +25,10 @@ from pathlib import Path
 
 import httpx
 
+from cwbulk.sandbox import reset
+
 TARGET_PER_SECOND = 500
+TARGET_SEED_SECONDS = 2.0
 PATH = "/v4_6_release/apis/3.0/time/entries"
 
 
@@ -86,6 +89,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=3, help="client processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
+        began = time.perf_counter()
+        rows = reset(Path(folder) / "sandbox.sqlite")
+        seed_seconds = time.perf_counter() - began
         server, site = start_server(Path(folder) / "sandbox.sqlite")
         try:
             with ProcessPoolExecutor(args.clients) as pool:
@@ -116,6 +122,8 @@ def main() -> None:
     print(f"{'latency p50 (ms)':<28}{p50:>10.1f}")
     print(f"{'latency p95 (ms)':<28}{p95:>10.1f}")
     print(f"{'failed requests':<28}{failed:>10}{0:>10}")
+    print(f"{'seeding (s)':<28}{seed_seconds:>10.2f}{TARGET_SEED_SECONDS:>10.2f}")
+    print(f"{'seeded time entries':<28}{rows['time_entries']:>10}{3000:>10}")
 
 
 if __name__ == "__main__":

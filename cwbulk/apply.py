@@ -28,7 +28,14 @@ from tqdm import tqdm
 
 from cwbulk.client import CwClient, patch_ops
 from cwbulk.conditions import in_chunks
-from cwbulk.errors import ApiError, ConnectionFailed, WriteOutcomeUnknown
+from cwbulk.errors import (
+    ApiError,
+    AuthenticationFailed,
+    ConnectionFailed,
+    CwbulkError,
+    PermissionDenied,
+    WriteOutcomeUnknown,
+)
 from cwbulk.journal import Journal, RowRecord
 from cwbulk.plan import PlanItem, same_instant
 
@@ -114,44 +121,50 @@ async def apply_plan(
     )
 
     async def send(item: PlanItem) -> RowOutcome | None:
-        nonlocal failed
+        nonlocal failed, stopped
         async with gate:
             if stop.is_set():
                 return None
-            outcome = await _send(client, item)
+            outcome, fatal = await _send(client, item)
         if outcome.outcome == "failed":
             failed += 1
             bar.set_postfix(failed=failed, refresh=False)
+        stopped = stopped or fatal
         bar.update(1)
         return outcome
 
-    with _sigint_sets(stop, notify):
-        for batch in chunks(items, batch_size):
-            if stop.is_set():
-                break
-            checked = await _recheck(client, batch, overwrite)
-            to_send = [item for item in batch if (item.sheet, item.row) not in checked]
-            journal.mark_sent(run_id, [(i.sheet, i.row) for i in to_send])
-            sent = await asyncio.gather(*(send(item) for item in to_send))
-            finished = list(checked.values()) + [o for o in sent if o is not None]
-            journal.record_outcomes(
-                run_id, [_record(item, o) for item, o in _pair(batch, finished)]
-            )
-            unsent = [(i.sheet, i.row) for i, o in zip(to_send, sent, strict=True) if o is None]
-            if unsent:
-                journal.unmark_sent(run_id, unsent)
-            outcomes.extend(finished)
-            bar.update(len(checked))
-            if max_failures is not None and failed >= max_failures and not stop.is_set():
-                stopped = _stop_reason(outcomes, failed, max_failures)
-                break
-    bar.close()
+    try:
+        with _sigint_sets(stop, notify):
+            for batch in chunks(items, batch_size):
+                if stop.is_set() or stopped:
+                    break
+                try:
+                    checked = await _recheck(client, batch, overwrite)
+                except CwbulkError as exc:
+                    stopped = f"could not read the entries to update: {exc.message}"
+                    break
+                to_send = [item for item in batch if (item.sheet, item.row) not in checked]
+                journal.mark_sent(run_id, [(i.sheet, i.row) for i in to_send])
+                sent = await asyncio.gather(*(send(item) for item in to_send))
+                finished = list(checked.values()) + [o for o in sent if o is not None]
+                journal.record_outcomes(
+                    run_id, [_record(item, o) for item, o in _pair(batch, finished)]
+                )
+                unsent = [(i.sheet, i.row) for i, o in zip(to_send, sent, strict=True) if not o]
+                if unsent:
+                    journal.unmark_sent(run_id, unsent)
+                outcomes.extend(finished)
+                bar.update(len(checked))
+                if max_failures is not None and failed >= max_failures and not stopped:
+                    stopped = _stop_reason(outcomes, failed, max_failures)
+    finally:
+        bar.close()
 
     handled = {(o.sheet, o.row) for o in outcomes}
     why = (
         "not sent: interrupted; run the same command again to continue"
         if stop.is_set()
-        else f"not sent: {stopped}"
+        else f"not sent: the run stopped: {stopped}"
     )
     outcomes.extend(
         RowOutcome(i.sheet, i.row, "skipped", i.entry_id, "not_sent", why)
@@ -161,32 +174,34 @@ async def apply_plan(
     return ApplyResult(tuple(outcomes), interrupted=stop.is_set(), stopped=stopped)
 
 
-async def _send(client: CwClient, item: PlanItem) -> RowOutcome:
-    """One create or update; a refusal becomes a failed outcome, never an exception."""
+async def _send(client: CwClient, item: PlanItem) -> tuple[RowOutcome, str | None]:
+    """One create or update, and why the run must stop if the failure is not the row's.
+
+    A refusal becomes a failed outcome, never an exception. Rejected credentials or
+    permissions and an unreachable site would fail every row alike, so they also stop
+    the run after the batch.
+    """
+    sheet, row = item.sheet, item.row
     try:
         if item.action == "create":
             created = await client.create_time_entry(dict(item.body or {}))
-            return RowOutcome(item.sheet, item.row, "created", int(created["id"]))
+            return RowOutcome(sheet, row, "created", int(created["id"])), None
         ops = patch_ops({change.field: change.value for change in item.changes})
         await client.patch(f"time/entries/{item.entry_id}", ops)
-        return RowOutcome(item.sheet, item.row, "updated", item.entry_id)
+        return RowOutcome(sheet, row, "updated", item.entry_id), None
     except WriteOutcomeUnknown as exc:
-        return RowOutcome(
-            item.sheet,
-            item.row,
-            "failed",
-            None,
-            "outcome_unknown",
+        message = (
             f"{exc.message} Import the file again: the entry is looked up by its "
-            "mobileGuid first, so it is not duplicated.",
+            "mobileGuid first, so it is not duplicated."
         )
+        return RowOutcome(sheet, row, "failed", None, "outcome_unknown", message), None
+    except (AuthenticationFailed, PermissionDenied, ConnectionFailed) as exc:
+        code = getattr(exc, "code", None) or type(exc).__name__
+        outcome = RowOutcome(sheet, row, "failed", item.entry_id, code, exc.message)
+        return outcome, f"{exc.message} — fix that and run the same command again"
     except ApiError as exc:
         code = exc.code or str(exc.status)
-        return RowOutcome(item.sheet, item.row, "failed", item.entry_id, code, exc.message)
-    except ConnectionFailed as exc:
-        return RowOutcome(
-            item.sheet, item.row, "failed", item.entry_id, "connection_failed", exc.message
-        )
+        return RowOutcome(sheet, row, "failed", item.entry_id, code, exc.message), None
 
 
 async def _recheck(
@@ -256,7 +271,7 @@ def _stop_reason(outcomes: Sequence[RowOutcome], failed: int, limit: int) -> str
     ).most_common(1)
     (code, message), count = reasons[0]
     return (
-        f"stopped after {failed} failed rows (--max-failures {limit}); the most common "
+        f"{failed} rows failed (--max-failures {limit}); the most common "
         f"error ({count} rows): {code}: {message} — fix the cause and run the same command "
         "again: rows already written are skipped"
     )

@@ -478,6 +478,9 @@ class CwClient:
                 log.info("%s %s: throttled (429); every request waits %.1fs", method, path, delay)
                 self._gate.pause(delay)
                 continue
+            if status == 404 and method.upper() == "DELETE" and failures:
+                # An earlier try was lost after it deleted the record: that is success.
+                return response
             if status < 500:
                 raise _api_error(response, method, path)
             failures += 1

@@ -55,7 +55,7 @@ __all__ = [
 
 ENTRIES_PATH = "time/entries"
 FORMATS = (".xlsx", ".csv", ".json")
-#: What a read-only column beside chargeTo shows; import ignores it (not canonical).
+#: A read-only column after chargeTo (the ticket's summary); import ignores it.
 TICKET_SUMMARY = "ticketSummary"
 #: The API fields an .xlsx or .csv export reads (a .json export takes whole records).
 ENTRY_FIELDS = (
@@ -79,6 +79,7 @@ ENTRY_FIELDS = (
 )
 #: A cell starting with one of these is run as a formula (or DDE) by some spreadsheet.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_GUARD_FOLLOWERS = (*FORMULA_PREFIXES, "'")
 #: Columns with a dropdown; the first three take their values from the server.
 SERVER_LISTS = ("member", "workType", "workRole")
 DATA_SHEET = "Time entries"
@@ -113,11 +114,11 @@ def export_columns() -> tuple[Column, ...]:
 def guard_formula(text: str) -> str:
     """``text`` made safe to open in a spreadsheet: a leading ``'`` if it could be a formula.
 
-    Text that already starts with ``'`` before such a character gets one more, so the
-    single ``'`` that import strips gives back exactly what ConnectWise holds.
+    Import strips one ``'`` that stands before a formula character or another ``'``; so
+    text that already starts that way gets one more, and reads back exactly as it was.
     """
     first = text[:1]
-    if first in FORMULA_PREFIXES or (first == "'" and text[1:2] in FORMULA_PREFIXES):
+    if first in FORMULA_PREFIXES or (first == "'" and text[1:2] in _GUARD_FOLLOWERS):
         return "'" + text
     return text
 

@@ -183,8 +183,23 @@ class Journal:
         options: Mapping[str, Any],
         rows: Iterable[RowRecord],
     ) -> int:
-        """Record a new run and its planned rows (outcomes already known may be set)."""
+        """Record a new run and its planned rows (outcomes already known may be set).
+
+        ``UsageError`` if a live process is importing the same file to the same site: two
+        at once could both create the same rows.
+        """
         with self._transaction() as db:
+            for other in db.execute(
+                "SELECT * FROM runs WHERE status = 'running' AND source_sha256 = ?"
+                " AND site = ? AND company = ?",
+                (source_sha256, site, company),
+            ).fetchall():
+                if _run_info(other).status == "running":
+                    raise UsageError(
+                        f"Run {other['id']} (process {other['pid']}) is importing this same "
+                        f"file to {site} right now.",
+                        hint="Wait for it to finish, then run the import again.",
+                    )
             cursor = db.execute(
                 "INSERT INTO runs (started, source, source_sha256, sheets, site, company,"
                 " options, status, pid) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)",

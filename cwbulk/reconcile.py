@@ -51,7 +51,7 @@ from cwbulk.plan import (
     parse_instant,
 )
 from cwbulk.problems import RowProblem
-from cwbulk.resolve import TICKET_TYPES, Resolver
+from cwbulk.resolve import STATUS_CODES, TICKET_TYPES, Resolver
 from cwbulk.validate import ReadOptions, ValidationResult, validate_file
 
 __all__ = [
@@ -342,7 +342,6 @@ class ReconcileOptions:
     read: ReadOptions = field(default_factory=ReadOptions)
     tolerance: float = DEFAULT_TOLERANCE
     by: By = "entry"
-    allow_inactive: bool = False
 
     def check(self) -> None:
         """``UsageError`` for option values that make no sense."""
@@ -402,15 +401,19 @@ async def reconcile(
 ) -> ReconcileResult:
     """Reconcile validated rows (``validate_file``'s result) against ConnectWise."""
     tz = ZoneInfo(validation.tz)
-    resolver = Resolver(client, allow_inactive=options.allow_inactive)
+    resolver = Resolver(client)
     frame = validation.rows
     problems = [p for p in validation.problems if p.severity == "error"]
     if len(frame):
         resolution = await resolver.resolve(frame)
         ids = resolution.ids
+        # A closed ticket or an inactive member takes no new time, but its id is known and
+        # its existing time can be compared all the same.
         resolved_problems = [p for p in resolution.problems if p.severity == "error"]
+        status_problems = [p for p in resolved_problems if p.code in STATUS_CODES]
+        resolved_problems = [p for p in resolved_problems if p.code not in STATUS_CODES]
     else:
-        ids, resolved_problems = pd.DataFrame(index=frame.index), []
+        ids, resolved_problems, status_problems = pd.DataFrame(index=frame.index), [], []
     local_days = _local_days(frame, tz)
     in_period = (local_days >= options.date_from) & (local_days <= options.date_to)
     period_rows = set(zip(frame["sheet"][in_period], frame["row"][in_period], strict=True))
@@ -439,6 +442,13 @@ async def reconcile(
     checks = _checks(entries, cw_cells, tickets)
     members = _summaries(desired, entries, items, names["members"], cw_cells)
     notes = list(validation.notes)
+    blocked = {(p.sheet, p.row): p for p in status_problems}
+    stuck = [i for i in items if i.kind == "missing" and (i.sheet, i.row) in blocked]
+    if stuck:
+        first = blocked[(stuck[0].sheet, stuck[0].row)]
+        notes.append(
+            f"{len(stuck)} missing rows can't be imported as they are, e.g. {first.message}"
+        )
     if outside:
         notes.append(
             f"{outside} rows of {source.name} are outside {options.date_from.isoformat()}"

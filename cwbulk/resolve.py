@@ -130,9 +130,10 @@ def _keys(kind: Kind, record: Record) -> list[list[str]]:
 
 @dataclass(frozen=True)
 class Match:
-    """The outcome of looking one value up: a record, or a problem code and its message.
+    """The outcome of looking one value up: a record, a problem (code and message), or both.
 
-    The message of a problem is ``head + <row number> + tail``.
+    Both: the record exists but refuses new time (``STATUS_CODES``). The message of a
+    problem is ``head + <row number> + tail``.
     """
 
     record: Record | None = None
@@ -145,8 +146,22 @@ class Match:
         return f"{self.head}{row}{self.tail}"
 
 
-def _failure(code: str, head: str, tail: str) -> Match:
-    return Match(code=code, head=head, tail=tail)
+def _failure(code: str, head: str, tail: str, record: Record | None = None) -> Match:
+    return Match(record=record, code=code, head=head, tail=tail)
+
+
+#: Problems of a record that exists but takes no new time (inactive, closed, no time
+#: allowed). The resolver still fills in its id, so a caller may let through rows that
+#: neither add nor move time (an unchanged row of an exported sheet).
+STATUS_CODES = frozenset(
+    {
+        "inactive_member",
+        "inactive_work_type",
+        "inactive_work_role",
+        "ticket_closed",
+        "charge_code_without_time",
+    }
+)
 
 
 class NameIndex:
@@ -286,6 +301,7 @@ class Resolver:
         Blank work types and roles stay empty (ConnectWise defaults them); a blank
         company is taken from the row's ticket or charge code; a company that
         contradicts it is a problem. A blank chargeToType means time against a company.
+        A record with a ``STATUS_CODES`` problem (inactive, closed) still gets its id.
         """
         text = {col: _column(frame, col) for col in _INPUT_COLUMNS}
         charge_types = text["chargeToType"].map(_charge_to_type)
@@ -382,6 +398,7 @@ class Resolver:
                     f"{noun} {_q(value)} in row ",
                     f" ({label}) is inactive in ConnectWise — reactivate it, "
                     "or pass --allow-inactive",
+                    record,
                 )
             elif record is not None and record.get("timeEntryFlag") is False:
                 match = _failure(
@@ -389,6 +406,7 @@ class Resolver:
                     f"charge code {_q(value)} in row ",
                     " does not allow time entries — pick another, or allow time on it "
                     "in ConnectWise",
+                    record,
                 )
             matches[value] = match
         return matches
@@ -413,21 +431,21 @@ class Resolver:
                     " does not exist — check the number and the chargeToType "
                     "(ServiceTicket or ProjectTicket)",
                 )
-            elif not ticket.allows_time:
-                matches[value] = _failure(
-                    "ticket_closed",
-                    f"{noun} {number} in row ",
-                    f" has status {_q(ticket.status or '')}, which does not allow time "
-                    "— change its status in ConnectWise first",
-                )
             else:
-                matches[value] = Match(
-                    record={
-                        "id": ticket.id,
-                        "company": {"id": ticket.company_id, "identifier": ticket.company},
-                        "_owner": f"{noun} {ticket.id}",
-                    }
-                )
+                record = {
+                    "id": ticket.id,
+                    "company": {"id": ticket.company_id, "identifier": ticket.company},
+                    "_owner": f"{noun} {ticket.id}",
+                }
+                matches[value] = Match(record=record)
+                if not ticket.allows_time:
+                    matches[value] = _failure(
+                        "ticket_closed",
+                        f"{noun} {number} in row ",
+                        f" has status {_q(ticket.status or '')}, which does not allow time "
+                        "— change its status in ConnectWise first",
+                        record,
+                    )
         return matches, {(ticket_type, t.id): t for t in found.values()}
 
     @staticmethod
@@ -519,7 +537,7 @@ def _activity(value: str) -> Match:
 def _problems_of(
     frame: pd.DataFrame, values: pd.Series, column: str, matches: Mapping[str, Match]
 ) -> list[RowProblem]:
-    bad = {v: m for v, m in matches.items() if m.record is None}
+    bad = {v: m for v, m in matches.items() if m.code}
     if not bad:
         return []
     return [

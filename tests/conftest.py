@@ -33,3 +33,16 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     ):
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture
+def sandbox_api(request: pytest.FixtureRequest):
+    """A plain authenticated client for the in-process sandbox app, based at the API root.
+
+    Like ``sandbox_client`` without the OpenAPI check of every response (the sandbox's own
+    tests do that), for tests that only need the sandbox's data as the truth to compare with.
+    """
+    from sandbox_fixtures import in_process_client
+
+    with in_process_client(request.getfixturevalue("sandbox_app")) as client:
+        yield client

@@ -220,6 +220,7 @@ class ServedSandbox:
 
     server: BackgroundServer
     config: SandboxConfig
+    validator: OpenApiValidator | None = None
 
     @property
     def url(self) -> str:
@@ -260,10 +261,24 @@ class ServedSandbox:
         """Authorization and clientId headers for this sandbox's credentials."""
         return auth_headers(self.company, self.public_key, self.private_key, self.client_id)
 
-    def client(self, *, headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Client:
-        """An authenticated sync client based at the API root (pass event_hooks etc.)."""
+    def client(
+        self,
+        *,
+        headers: dict[str, str] | None = None,
+        event_hooks: dict[str, list[Callable[..., Any]]] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Client:
+        """An authenticated sync client at the API root that checks responses against the spec.
+
+        More headers, event hooks and httpx options may be given.
+        """
         headers = {**self.auth_headers(), **(headers or {})}
-        return httpx.Client(base_url=self.api, headers=headers, **kwargs)
+        hooks = {key: list(value) for key, value in (event_hooks or {}).items()}
+        if self.validator is not None and self.validator.check_response not in hooks.get(
+            "response", []
+        ):
+            hooks.setdefault("response", []).append(self.validator.check_response)
+        return httpx.Client(base_url=self.api, headers=headers, event_hooks=hooks, **kwargs)
 
     def _control(self, method: str, name: str, **kwargs: Any) -> httpx.Response:
         with httpx.Client(base_url=self.url) as control:
@@ -342,9 +357,12 @@ def sandbox_client(
 
 @pytest.fixture
 def served_sandbox(
-    sandbox_template: Path, tmp_path: Path
+    sandbox_template: Path, tmp_path: Path, openapi_validator: OpenApiValidator
 ) -> Iterator[Callable[..., ServedSandbox]]:
-    """``served_sandbox(**config_overrides)``: serve a fresh copy on a free loopback port."""
+    """``served_sandbox(**config_overrides)``: serve a fresh copy on a free loopback port.
+
+    Its ``client()`` checks every response against the spec.
+    """
     started: list[BackgroundServer] = []
 
     def start(**overrides: Any) -> ServedSandbox:
@@ -354,7 +372,7 @@ def served_sandbox(
         config = SandboxConfig(db_path=db_path, **overrides)
         server = BackgroundServer(config).start()
         started.append(server)
-        return ServedSandbox(server, config)
+        return ServedSandbox(server, config, openapi_validator)
 
     yield start
     for server in started:

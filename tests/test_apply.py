@@ -11,6 +11,7 @@ import csv
 import os
 import signal
 import threading
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -107,7 +108,9 @@ def one_entry(served, conditions: str) -> dict:
     raise AssertionError(f"the sandbox seed has no entry where {conditions}")
 
 
-def run(items, served, journal: Journal, **options) -> ApplyResult:
+def run(
+    items, served, journal: Journal, connection: Connection | None = None, **options
+) -> ApplyResult:
     """``apply_plan`` against the served sandbox, in a fresh journal run."""
     records = [RowRecord(i.sheet, i.row, i.key, i.action, i.mobile_guid) for i in items]
     run_id = journal.start_run(
@@ -121,7 +124,7 @@ def run(items, served, journal: Journal, **options) -> ApplyResult:
     )
 
     async def go() -> ApplyResult:
-        async with connect(served).client(max_rate=None) as client:
+        async with (connection or connect(served)).client(max_rate=None) as client:
             return await apply_plan(
                 items, client=client, journal=journal, run_id=run_id, progress=False, **options
             )
@@ -203,11 +206,26 @@ def test_max_failures_stops_after_the_batch_and_says_how_to_resume(
     result = run(items, served, journal, batch_size=3, max_failures=2)
 
     assert [o.outcome for o in result.outcomes] == ["failed", "failed", "created"] + ["skipped"] * 3
-    assert result.stopped.startswith("stopped after 2 failed rows (--max-failures 2)")
+    assert result.stopped.startswith("2 rows failed (--max-failures 2); the most common error")
     assert "TimeEntryApi" in result.stopped and "run the same command again" in result.stopped
     assert len(writes(served)) == 3, "nothing of the second batch was sent"
     unsent = [r for r in journal.rows(1) if r.outcome is None]
     assert len(unsent) == 3 and not any(r.sent for r in unsent)
+
+
+def test_rejected_keys_stop_the_run_after_the_batch(
+    served_sandbox, tmp_path: Path, journal: Journal
+) -> None:
+    served = served_sandbox()
+    items = plan_of(write_sheet(tmp_path / "t.csv", new_rows(6)), connect(served))
+    revoked = Connection(replace(connect(served).profile, private_key="revoked"))
+
+    result = run(items, served, journal, batch_size=3, connection=revoked)
+
+    assert [o.outcome for o in result.outcomes] == ["failed"] * 3 + ["skipped"] * 3
+    assert result.stopped.startswith("ConnectWise did not accept the credentials")
+    assert result.stopped.endswith("fix that and run the same command again")
+    assert "revoked" not in result.stopped
 
 
 @pytest.mark.parametrize(

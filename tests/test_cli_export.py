@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -12,22 +11,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from click.testing import CliRunner, Result
-from sandbox_fixtures import in_process_client
 
 from cwbulk.cli import cli
 
 NY = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def api(sandbox_app) -> Iterator[httpx.Client]:
-    """A plain client for the in-process sandbox: the truth the export is compared with.
-
-    (Without the OpenAPI check of sandbox_client: that is the sandbox's own tests' job, and
-    it would triple the time these tests take.)
-    """
-    with in_process_client(sandbox_app) as client:
-        yield client
 
 
 def cwbulk(*args: str, env: dict[str, str] | None = None) -> Result:
@@ -48,9 +35,9 @@ def local_day(entry: dict) -> date:
 
 
 def test_json_prints_rows_and_path_only(
-    sandbox_db: Path, api: httpx.Client, tmp_path: Path
+    sandbox_db: Path, sandbox_api: httpx.Client, tmp_path: Path
 ) -> None:
-    entries = all_entries(api)
+    entries = all_entries(sandbox_api)
     days = sorted({local_day(e) for e in entries})
     first, last = days[len(days) // 3], days[len(days) // 2]
     expected = [e for e in entries if first <= local_day(e) <= last]

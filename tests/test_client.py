@@ -581,3 +581,63 @@ def test_the_private_key_stays_out_of_repr() -> None:
                       private_key="s3cr3t-key", client_id="i")  # fmt: skip
     assert "s3cr3t-key" not in repr(client)
     asyncio.run(client.aclose())
+
+
+@pytest.mark.parametrize(
+    ("max_rate", "throttled"),
+    [pytest.param(None, True, id="no-cap"), pytest.param(4.0, False, id="capped-under-limit")],
+)
+def test_max_rate_keeps_the_client_under_the_server_limit(
+    served_sandbox: Callable[..., ServedSandbox], max_rate: float | None, throttled: bool
+) -> None:
+    served = served_sandbox(rate_limit=5)
+
+    async def burst() -> list[int]:
+        retry = RetryPolicy(retry_after_max=0.2)
+        async with over_http(served, max_rate=max_rate, retry=retry, codebase="v4_6_release/") as c:
+            return await asyncio.gather(*(c.count("time/workRoles") for _ in range(10)))
+
+    assert set(asyncio.run(burst())) == {len(ids_in(served.db_path, "work_roles"))}
+    assert (served.counters()["throttled"] > 0) is throttled
+
+
+def test_a_timeout_is_retried_for_reads_and_unknown_for_writes(
+    served_sandbox: Callable[..., ServedSandbox],
+) -> None:
+    served = served_sandbox(latency_ms=400)
+    retry = RetryPolicy(max_attempts=2, backoff_base=0.01)
+
+    async def call(method: str) -> None:
+        async with over_http(served, timeout=0.1, retry=retry, codebase="v4_6_release/") as c:
+            if method == "GET":
+                await c.count("time/workRoles")
+            else:
+                await c.post("time/entries", entry_body())
+
+    with pytest.raises(ConnectionFailed) as read:
+        asyncio.run(call("GET"))
+    assert str(read.value).startswith(
+        f"Can't reach ConnectWise at {served.url}: timed out waiting for the answer."
+    )
+    with pytest.raises(WriteOutcomeUnknown, match="timed out waiting for the answer"):
+        asyncio.run(call("POST"))
+    assert len(logged(served, "GET", "/count")) == 2
+    assert len(logged(served, "POST", "/time/entries")) == 1
+
+
+def test_a_delete_whose_answer_was_lost_is_done(
+    served_sandbox: Callable[..., ServedSandbox],
+) -> None:
+    served = served_sandbox()
+
+    async def create_then_delete() -> int:
+        async with over_http(served, sleep=Waits()) as client:
+            entry = await client.create_time_entry(entry_body())
+            served.set_faults(lost_response_rate=1.0, lost_response_mode="500")
+            await client.delete(f"time/entries/{entry['id']}")
+            return entry["id"]
+
+    entry_id = asyncio.run(create_then_delete())
+    assert entry_id not in ids_in(served.db_path)
+    deletes = logged(served, "DELETE", f"/time/entries/{entry_id}")
+    assert [d["status"] for d in deletes][-1] == 404 and len(deletes) == 2, deletes

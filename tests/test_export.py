@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ import httpx
 import openpyxl
 import pandas as pd
 import pytest
-from sandbox_fixtures import in_process_client
 
 from cwbulk.client import CwClient
 from cwbulk.errors import InvalidRequest, UsageError
@@ -39,17 +37,6 @@ from cwbulk.validate import ReadOptions, validate_file
 
 NEW_YORK = ZoneInfo("America/New_York")
 HEADER = [c.name for c in export_columns()]
-
-
-@pytest.fixture
-def api(sandbox_app) -> Iterator[httpx.Client]:
-    """A plain client for the in-process sandbox: the truth the export is compared with.
-
-    (Without the OpenAPI check of sandbox_client: that is the sandbox's own tests' job, and
-    it would triple the time these tests take.)
-    """
-    with in_process_client(sandbox_app) as client:
-        yield client
 
 
 def cw_client(transport: httpx.AsyncBaseTransport) -> CwClient:
@@ -127,7 +114,9 @@ def expected_row(entry: dict, tz: ZoneInfo, codes: dict[int, str]) -> dict[str, 
 def guard_expected(text: str | None) -> str | None:
     if not text:
         return None
-    return "'" + text if text[0] in "=+-@\t\r" else text
+    risky = "=+-@\t\r"
+    quoted = text[0] == "'" and text[1:2] != "" and text[1] in risky + "'"
+    return "'" + text if text[0] in risky or quoted else text
 
 
 def blank(value: Any) -> Any:
@@ -151,6 +140,7 @@ def charge_codes(client: httpx.Client) -> dict[int, str]:
         pytest.param("\tcmd", "'\tcmd", id="tab"),
         pytest.param("\rcmd", "'\rcmd", id="carriage-return"),
         pytest.param("'=x", "''=x", id="quote-then-formula"),
+        pytest.param("''x", "'''x", id="two-quotes"),
         pytest.param("'quoted", "'quoted", id="quote-then-text"),
         pytest.param("a=b", "a=b", id="inner-equals"),
         pytest.param(" =x", " =x", id="leading-space"),
@@ -279,11 +269,11 @@ def test_export_columns_are_the_canonical_ones_plus_ticket_summary() -> None:
 
 
 def test_xlsx_reads_back_as_the_api_values(
-    sandbox_transport: httpx.ASGITransport, api: httpx.Client, tmp_path: Path
+    sandbox_transport: httpx.ASGITransport, sandbox_api: httpx.Client, tmp_path: Path
 ) -> None:
-    entries = api_list(api, "time/entries")
+    entries = api_list(sandbox_api, "time/entries")
     assert len(entries) > 2000, "the seed should need several pages"
-    codes = charge_codes(api)
+    codes = charge_codes(sandbox_api)
     progress: list[tuple[int, int]] = []
     path = tmp_path / "entries.xlsx"
     result = export(
@@ -329,7 +319,7 @@ def _letter(position: int) -> str:
 
 
 def test_xlsx_has_the_dropdowns_from_the_server_lists(
-    sandbox_transport: httpx.ASGITransport, api: httpx.Client, tmp_path: Path
+    sandbox_transport: httpx.ASGITransport, sandbox_api: httpx.Client, tmp_path: Path
 ) -> None:
     path = tmp_path / "entries.xlsx"
     export(sandbox_transport, path, tz=NEW_YORK, filters=ExportFilters(statuses=("Open",)))
@@ -353,9 +343,9 @@ def test_xlsx_has_the_dropdowns_from_the_server_lists(
         cells = book["Lists"][source.split("!")[1].replace("$", "")]
         return [row[0].value for row in cells]
 
-    members = api_list(api, "system/members", "inactiveFlag = false")
-    work_types = api_list(api, "time/workTypes", "inactiveFlag = false")
-    work_roles = api_list(api, "time/workRoles", "inactiveFlag = false")
+    members = api_list(sandbox_api, "system/members", "inactiveFlag = false")
+    work_types = api_list(sandbox_api, "time/workTypes", "inactiveFlag = false")
+    work_roles = api_list(sandbox_api, "time/workRoles", "inactiveFlag = false")
     assert sorted(listed("member")) == sorted(m["identifier"] for m in members)
     assert sorted(listed("workType")) == sorted(w["name"] for w in work_types)
     assert sorted(listed("workRole")) == sorted(w["name"] for w in work_roles)
@@ -392,7 +382,7 @@ def test_xlsx_info_sheet_records_filters_site_and_time(
 @pytest.mark.parametrize("excel", [pytest.param(True, id="bom"), pytest.param(False, id="plain")])
 def test_csv_is_utf8_with_a_bom_only_for_excel(
     sandbox_transport: httpx.ASGITransport,
-    api: httpx.Client,
+    sandbox_api: httpx.Client,
     tmp_path: Path,
     excel: bool,
 ) -> None:
@@ -405,7 +395,7 @@ def test_csv_is_utf8_with_a_bom_only_for_excel(
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == HEADER
     assert len(rows) == result.rows > 0
-    entries = {e["id"]: e for e in api_list(api, "time/entries", 'status = "Open"')}
+    entries = {e["id"]: e for e in api_list(sandbox_api, "time/entries", 'status = "Open"')}
     assert set(entries) == {int(r["id"]) for r in rows}
     for row in rows:
         entry = entries[int(row["id"])]
@@ -417,13 +407,13 @@ def test_csv_is_utf8_with_a_bom_only_for_excel(
 
 
 def test_json_is_the_records_as_the_api_returns_them(
-    sandbox_transport: httpx.ASGITransport, api: httpx.Client, tmp_path: Path
+    sandbox_transport: httpx.ASGITransport, sandbox_api: httpx.Client, tmp_path: Path
 ) -> None:
     path = tmp_path / "entries.json"
     filters = ExportFilters(billable=("NoCharge",))
     result = export(sandbox_transport, path, tz=NEW_YORK, filters=filters)
     written = json.loads(path.read_text(encoding="utf-8"))
-    expected = api_list(api, "time/entries", 'billableOption = "NoCharge"')
+    expected = api_list(sandbox_api, "time/entries", 'billableOption = "NoCharge"')
     assert expected and result.rows == len(expected)
     assert written == expected
 
@@ -487,12 +477,12 @@ FILTER_CASES = {
 @pytest.mark.parametrize("case", [pytest.param(name, id=name) for name in FILTER_CASES])
 def test_filters_select_what_the_api_holds(
     sandbox_transport: httpx.ASGITransport,
-    api: httpx.Client,
+    sandbox_api: httpx.Client,
     tmp_path: Path,
     case: str,
 ) -> None:
     make_filters, wanted = FILTER_CASES[case]
-    entries = api_list(api, "time/entries")
+    entries = api_list(sandbox_api, "time/entries")
     sample = _pick(entries)
     expected = {x["id"] for x in entries if wanted(sample, x)}
     assert 0 < len(expected) < len(entries)
@@ -630,13 +620,14 @@ DANGEROUS = {
     "tab": "\tcmd /c calc",
     "carriage-return": "\rcmd /c calc",
     "quoted-formula": "'=1+1",
+    "two-quotes": "''twice",
 }
 
 
 @pytest.fixture
-def dangerous_entries(api: httpx.Client) -> dict[str, int]:
+def dangerous_entries(sandbox_api: httpx.Client) -> dict[str, int]:
     """One new entry per dangerous note (copied from an open service-ticket entry)."""
-    entries = api_list(api, "time/entries", 'status = "Open"')
+    entries = api_list(sandbox_api, "time/entries", 'status = "Open"')
     template = _pick(entries)
     ids = {}
     for name, notes in DANGEROUS.items():
@@ -649,7 +640,7 @@ def dangerous_entries(api: httpx.Client) -> dict[str, int]:
             "notes": notes,
             "internalNotes": notes,
         }
-        response = api.post("time/entries", json=body)
+        response = sandbox_api.post("time/entries", json=body)
         assert response.status_code == 201, response.text
         ids[name] = response.json()["id"]
     return ids
@@ -705,3 +696,4 @@ def test_import_strips_the_guard_again(
 
 def test_guard_covers_every_prefix_the_tests_use() -> None:
     assert {text[0] for text in DANGEROUS.values()} - {"'"} == set(FORMULA_PREFIXES)
+    assert {text[:2] for text in DANGEROUS.values() if text[0] == "'"} == {"'=", "''"}

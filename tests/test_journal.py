@@ -126,6 +126,7 @@ def test_guids_created_by_another_run_are_known(tmp_path: Path) -> None:
     rows = [RowRecord("S", 2, "k2", "create", mobile_guid="g2")]
     with Journal(tmp_path / "j.sqlite") as journal:
         first = start(journal, rows=rows)
+        journal.finish_run(first, status="finished", counts={})
         second = start(journal, rows=rows)
         journal.mark_sent(second, [("S", 2)])
         journal.record_outcomes(second, [RowRecord("S", 2, "k2", "create", outcome="created")])
@@ -161,3 +162,13 @@ def test_a_file_that_is_not_a_journal_is_an_input_error(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(InputError, match="Can't use the journal"):
         Journal(bad)
+
+
+def test_a_second_live_import_of_the_same_file_and_site_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as journal:
+        start(journal)
+        with pytest.raises(UsageError, match=r"Run 1 \(process \d+\) is importing this same file"):
+            start(journal)
+        start(journal, sha="other file")
+        start(journal, site="http://other-site")

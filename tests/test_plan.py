@@ -287,3 +287,22 @@ def test_the_plan_is_json_ready() -> None:
     data = json.loads(json.dumps(plan.to_dict()))
     assert data["counts"]["create"] == 1 and data["counts"]["update"] == 1
     assert data["items"][1]["changes"][0]["field"] == "notes"
+
+
+@pytest.mark.parametrize(
+    ("hours_given", "action"),
+    [
+        pytest.param(True, "update", id="hours-given-are-compared"),
+        pytest.param(False, "unchanged", id="hours-from-start-and-end-are-not"),
+    ],
+)
+def test_hours_worked_out_from_start_and_end_say_nothing_about_a_deduct(
+    hours_given: bool, action: str
+) -> None:
+    # The entry ran 07:00-08:30 with half an hour deducted: 1.0 h, where the row says 1.5.
+    deducted = entry(501, actualHours=1.0, hoursDeduct=0.5)
+    desired = row(2, entry_id=501, hours_given=hours_given, time_end="2024-06-03T08:30:00Z")
+    item = only(make_plan([desired], [deducted], tz=TZ))
+    assert item.action == action
+    if action == "update":
+        assert [c.field for c in item.changes] == ["actualHours"]

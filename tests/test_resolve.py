@@ -17,7 +17,15 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cwbulk.client import CwClient
-from cwbulk.resolve import KINDS, NameIndex, Resolution, Resolver, normalize, reference_table
+from cwbulk.resolve import (
+    KINDS,
+    STATUS_CODES,
+    NameIndex,
+    Resolution,
+    Resolver,
+    normalize,
+    reference_table,
+)
 from cwbulk.sandbox import (
     DEFAULT_CLIENT_ID,
     DEFAULT_COMPANY,
@@ -217,7 +225,7 @@ def test_a_clean_file_resolves_to_ids(sandbox_transport: Any, sandbox_db: Path) 
 
 
 def test_every_problem_of_a_file_comes_at_once(
-    sandbox_transport: Any, sandbox_client: httpx.Client
+    sandbox_transport: Any, sandbox_client: httpx.Client, sandbox_db: Path
 ) -> None:
     add_member(sandbox_client, "sbaker2", "Sage", "Baker")
     frame = frame_of(
@@ -277,6 +285,15 @@ def test_every_problem_of_a_file_comes_at_once(
     )
     assert all(p.sheet == "Sheet1" and p.severity == "error" for p in result.problems)
     assert pd.isna(result.ids.loc[2, "memberId"]) and result.ids.loc[2, "chargeToId"] == 1001
+    # Records that exist but take no new time keep their ids, for rows that change nothing.
+    assert {p.code for p in result.problems if p.row in (3, 4, 11)} - {"missing_member"} <= (
+        STATUS_CODES
+    )
+    assert result.ids.loc[3, "memberId"] == db_id(sandbox_db, "members", "identifier", "rsilva")
+    assert result.ids.loc[4, "chargeToId"] == 1012
+    assert result.ids.loc[4, "companyId"] == db_id(
+        sandbox_db, "companies", "identifier", "Northwind"
+    )
 
 
 def test_inactive_members_pass_with_allow_inactive(

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import openpyxl
 import pytest
 from click.testing import CliRunner, Result
-from sandbox_fixtures import in_process_client
 
 from cwbulk.cli import cli
 from cwbulk.errors import UsageError
@@ -20,17 +18,6 @@ from cwbulk.validate import ReadOptions, validate_file
 
 COLUMNS = list(load_reference().columns.values())
 NAMES = [c.name for c in COLUMNS]
-
-
-@pytest.fixture
-def api(sandbox_app) -> Iterator[httpx.Client]:
-    """A plain client for the in-process sandbox: the truth the export is compared with.
-
-    (Without the OpenAPI check of sandbox_client: that is the sandbox's own tests' job, and
-    it would triple the time these tests take.)
-    """
-    with in_process_client(sandbox_app) as client:
-        yield client
 
 
 def cwbulk(*args: str) -> Result:
@@ -52,14 +39,14 @@ def active_names(client: httpx.Client, path: str, key: str) -> list[str]:
 
 
 def test_template_has_the_server_lists_as_dropdowns(
-    sandbox_db: Path, api: httpx.Client, tmp_path: Path
+    sandbox_db: Path, sandbox_api: httpx.Client, tmp_path: Path
 ) -> None:
     out = tmp_path / "timesheet.xlsx"
     result = cwbulk("--sandbox", "--json", "template", "-o", str(out))
     assert result.exit_code == 0, result.output
-    members = active_names(api, "system/members", "identifier")
-    work_types = active_names(api, "time/workTypes", "name")
-    work_roles = active_names(api, "time/workRoles", "name")
+    members = active_names(sandbox_api, "system/members", "identifier")
+    work_types = active_names(sandbox_api, "time/workTypes", "name")
+    work_roles = active_names(sandbox_api, "time/workRoles", "name")
     assert json.loads(result.stdout) == {
         "path": str(out),
         "lists": {

@@ -177,9 +177,9 @@ def command(
             return True
         emit_text(render_plan(preview, show=show))
         counts = preview.plan.counts()
+        changed = counts["update"] + (counts["conflict"] if on_conflict == "overwrite" else 0)
         return click.confirm(
-            f"Write {counts['create']} new and {counts['update']} changed entries to "
-            f"{preview.site}?",
+            f"Write {counts['create']} new and {changed} changed entries to {preview.site}?",
             default=False,
             err=True,
         )

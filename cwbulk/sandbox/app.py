@@ -47,6 +47,14 @@ sandbox assumes:
   but the sandbox's.
 - Responses are ``application/json; charset=utf-8``; POST answers 201 with a ``Location``
   header.
+- Not modelled (404 or 405): ``/time/entries/defaults``, ``cancelReject``, ``detach``,
+  audits, accruals, DELETE of time sheets, and PUT/PATCH/DELETE of the reference records
+  (members, companies, work types and roles, charge codes, tickets), which can only be
+  listed, read and created.
+
+Control API: ``GET|PATCH /__sandbox/config`` (fault settings), ``GET /__sandbox/requests``
+(the request log; ``?since=SEQ`` for the entries after one) and ``DELETE`` to clear it,
+``GET /__sandbox/counters`` and ``DELETE`` to zero them.
 """
 
 from __future__ import annotations
@@ -62,7 +70,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -162,7 +170,7 @@ class SandboxConfig:
     rate_limit: float | None = None
     max_body_bytes: int = 1_000_000
     fault_seed: int | None = None
-    today: date | None = field(default=None, repr=False)
+    today: date | None = None
 
     def __post_init__(self) -> None:
         self.db_path = Path(self.db_path)
