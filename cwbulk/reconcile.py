@@ -667,7 +667,8 @@ def _by_entry(
 
 def _item_order(item: Item, sheets: Mapping[str, int]) -> tuple:
     start = str((item.source or item.connectwise).get("start") or "")
-    return (item.member, item.date, start, sheets.get(item.sheet or "", 0), item.row or 0)
+    rank = CLASSES.index(item.kind)
+    return (item.member, item.date, start, rank, sheets.get(item.sheet or "", 0), item.row or 0)
 
 
 def _pair_by_hours(
