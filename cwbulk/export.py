@@ -36,6 +36,7 @@ from cwbulk.client import PAGE_SIZE, CwClient
 from cwbulk.conditions import MAX_CONDITIONS_LENGTH, and_, cond, encoded_length
 from cwbulk.errors import UsageError
 from cwbulk.fields import Column, load_reference
+from cwbulk.io import guard_formula
 from cwbulk.resolve import Resolver
 
 __all__ = [
@@ -49,7 +50,6 @@ __all__ = [
     "entries_frame",
     "export_columns",
     "export_entries",
-    "guard_formula",
     "write_template",
 ]
 
@@ -77,9 +77,6 @@ ENTRY_FIELDS = (
     "status",
     "_info/lastUpdated",
 )
-#: A cell starting with one of these is run as a formula (or DDE) by some spreadsheet.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_GUARD_FOLLOWERS = (*FORMULA_PREFIXES, "'")
 #: Columns with a dropdown; the first three take their values from the server.
 SERVER_LISTS = ("member", "workType", "workRole")
 DATA_SHEET = "Time entries"
@@ -109,18 +106,6 @@ def export_columns() -> tuple[Column, ...]:
         enum=(),
     )
     return (*columns[:at], summary, *columns[at:])
-
-
-def guard_formula(text: str) -> str:
-    """``text`` made safe to open in a spreadsheet: a leading ``'`` if it could be a formula.
-
-    Import strips one ``'`` that stands before a formula character or another ``'``; so
-    text that already starts that way gets one more, and reads back exactly as it was.
-    """
-    first = text[:1]
-    if first in FORMULA_PREFIXES or (first == "'" and text[1:2] in _GUARD_FOLLOWERS):
-        return "'" + text
-    return text
 
 
 # ------------------------------------------------------------------------------ filters

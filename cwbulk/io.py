@@ -44,6 +44,30 @@ _DELIMITERS = (",", ";", "\t")
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 _MAX_COLUMNS = 1000
 
+#: A cell starting with one of these is run as a formula (or DDE) by some spreadsheet.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_GUARD_FOLLOWERS = (*FORMULA_PREFIXES, "'")
+
+
+def guard_formula(text: str) -> str:
+    """``text`` made safe to open in a spreadsheet: a leading ``'`` if it could be a formula.
+
+    :func:`unguard_formula` strips one ``'`` that stands before a formula character or
+    another ``'``; so text that already starts that way gets one more, and reads back
+    exactly as it was.
+    """
+    first = text[:1]
+    if first in FORMULA_PREFIXES or (first == "'" and text[1:2] in _GUARD_FOLLOWERS):
+        return "'" + text
+    return text
+
+
+def unguard_formula(text: str) -> str:
+    """The inverse of :func:`guard_formula`: the text as it was before export guarded it."""
+    if text[:1] == "'" and text[1:2] in _GUARD_FOLLOWERS:
+        return text[1:]
+    return text
+
 
 @dataclass(frozen=True)
 class SheetData:

@@ -42,7 +42,7 @@ import pandas as pd
 
 from cwbulk.errors import InputError, UsageError
 from cwbulk.fields import canonical_columns, check_canonical_frame, load_reference, suggest
-from cwbulk.io import SheetData, read_table
+from cwbulk.io import SheetData, read_table, unguard_formula
 from cwbulk.mapping import (
     HELPER_COLUMNS,
     MappedSheet,
@@ -85,7 +85,6 @@ MAX_OVERNIGHT_HOURS = 12.0
 AMBIGUOUS_CHOICES = ("raise", "earlier", "later")
 TICKET_TYPES = ("ServiceTicket", "ProjectTicket")
 # Exports put a ' before cells starting with these so spreadsheets don't run them as formulas.
-_GUARDED = ("=", "+", "-", "@")
 PROBLEM_LIMIT = 1000  # problems listed in to_dict(); the errors file has all of them
 _PROGRESS_STEP = 10_000
 
@@ -252,7 +251,7 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
         original = frame[name].tolist()
         values = [v.strip() for v in original]
         if any(map(str.startswith, values, repeat("'"))):
-            values = [v[1:] if v[:1] == "'" and v[1:2] in _GUARDED else v for v in values]
+            values = [unguard_formula(v) for v in values]
         column = reference.get(name)
         if column is not None and column.kind == "enum":
             spelled = {"".join(v.split()).casefold(): v for v in column.enum}

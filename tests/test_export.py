@@ -18,15 +18,14 @@ import pytest
 from cwbulk.client import CwClient
 from cwbulk.errors import InvalidRequest, UsageError
 from cwbulk.export import (
-    FORMULA_PREFIXES,
     ExportFilters,
     day_window,
     entries_frame,
     export_columns,
     export_entries,
-    guard_formula,
 )
 from cwbulk.fields import canonical_columns
+from cwbulk.io import FORMULA_PREFIXES, guard_formula, unguard_formula
 from cwbulk.sandbox import (
     DEFAULT_CLIENT_ID,
     DEFAULT_COMPANY,
@@ -149,6 +148,7 @@ def charge_codes(client: httpx.Client) -> dict[int, str]:
 )
 def test_guard_formula(text: str, written: str) -> None:
     assert guard_formula(text) == written
+    assert unguard_formula(written) == text
 
 
 @pytest.mark.parametrize(
