@@ -21,6 +21,7 @@ forward-only pagination (``pageId``) past ``FORWARD_ONLY_THRESHOLD`` items.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import logging
@@ -32,6 +33,8 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -110,11 +113,15 @@ class RetryPolicy:
         return rng.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
 
     def throttle_delay(self, retry_after: str | None) -> float:
-        """Seconds to wait after a 429 carrying this ``Retry-After`` header value."""
-        try:
-            seconds = float(retry_after) if retry_after is not None else None
-        except ValueError:
-            seconds = None
+        """Seconds to wait after a 429 carrying this ``Retry-After`` (seconds or HTTP date)."""
+        seconds: float | None = None
+        if retry_after is not None:
+            try:
+                seconds = float(retry_after)
+            except ValueError:
+                with contextlib.suppress(TypeError, ValueError):
+                    when = parsedate_to_datetime(retry_after)
+                    seconds = max(0.0, (when - datetime.now(UTC)).total_seconds())
         if seconds is None or not math.isfinite(seconds) or seconds < 0:
             seconds = self.retry_after_default
         return min(seconds, self.retry_after_max)
@@ -390,7 +397,7 @@ class CwClient:
         """
         path = path.strip("/")
         query = _query_string(params)
-        content = None if json_body is None else json.dumps(json_body).encode("utf-8")
+        content = None if json_body is None else _encode(json_body)
         while True:
             url = f"{await self.base_url()}{path}{query}"
             try:
@@ -704,6 +711,17 @@ def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _encode(body: Any) -> bytes:
+    """JSON bytes; numpy scalars (from pandas frames) become plain numbers."""
+
+    def plain(value: Any) -> Any:
+        if hasattr(value, "item") and callable(value.item):
+            return value.item()
+        raise TypeError(f"can't send a {type(value).__name__} as JSON: {value!r}")
+
+    return json.dumps(body, default=plain, ensure_ascii=False).encode("utf-8")
 
 
 def _json_of(response: httpx.Response) -> Any:

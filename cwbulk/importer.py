@@ -35,6 +35,8 @@ from cwbulk.io import SheetData, write_table
 from cwbulk.journal import Journal, RowRecord, RunInfo, now
 from cwbulk.mapping import load_profile
 from cwbulk.plan import (
+    BILLED_STATUSES,
+    LOCKED_STATUSES,
     WRITE_ACTIONS,
     DesiredRow,
     Plan,
@@ -43,7 +45,8 @@ from cwbulk.plan import (
     make_plan,
     parse_instant,
 )
-from cwbulk.resolve import CHARGE_TO_TYPES, Resolver
+from cwbulk.problems import RowProblem
+from cwbulk.resolve import CHARGE_TO_TYPES, STATUS_CODES, Resolver
 from cwbulk.validate import ReadOptions, ValidationResult, validate_file
 
 OnConflict = Literal["skip", "overwrite", "fail"]
@@ -331,6 +334,11 @@ async def plan_rows(
         resolution = await resolver.resolve(frame)
         problems += resolution.problems
         ids = resolution.ids
+    # An existing entry may stay on a closed ticket or with an inactive member: those
+    # only refuse new time. The problem counts if the row moves the entry onto them.
+    with_id = {(str(s), int(r)) for s, r, i in _id_cells(frame) if i}
+    held = [p for p in problems if p.code in STATUS_CODES and (p.sheet, p.row) in with_id]
+    problems = [p for p in problems if p not in held]
     invalid = {(p.sheet, p.row) for p in problems if p.severity == "error"}
     desired = desired_rows(frame, ids, tz, skip=invalid)
     plan = make_plan(
@@ -341,7 +349,43 @@ async def plan_rows(
         seen_last_updated=seen,
         sheet_order=[s.name for s in validation.sources],
     )
-    return _account_for_every_row(plan, validation.sources)
+    return _account_for_every_row(_moves_onto(plan, held), validation.sources)
+
+
+#: The fields an edit must change to put an entry on what a status problem names.
+STATUS_FIELDS = {
+    "inactive_member": {"member"},
+    "inactive_work_type": {"workType"},
+    "inactive_work_role": {"workRole"},
+    "ticket_closed": {"chargeToType", "chargeToId"},
+    "charge_code_without_time": {"chargeToType", "chargeToId"},
+}
+
+
+def _id_cells(frame: pd.DataFrame) -> Iterable[tuple[object, object, str]]:
+    ids = frame["id"] if "id" in frame.columns else pd.Series("", index=frame.index)
+    return zip(frame["sheet"], frame["row"], ids.fillna("").astype(str), strict=True)
+
+
+def _moves_onto(plan: Plan, held: Sequence[RowProblem]) -> Plan:
+    """Rows whose edit moves an entry onto a closed ticket or inactive record: invalid."""
+    if not held:
+        return plan
+    by_row = {(p.sheet, p.row): p for p in held}
+    items = []
+    for item in plan.items:
+        problem = by_row.get((item.sheet, item.row))
+        fields = STATUS_FIELDS.get(problem.code, set()) if problem else set()
+        if (
+            problem
+            and item.action in ("update", "conflict")
+            and fields & {c.field for c in item.changes}
+        ):
+            item = replace(
+                item, action="invalid", code=problem.code, message=problem.message, changes=()
+            )
+        items.append(item)
+    return Plan(tuple(items))
 
 
 # --- building the desired rows ----------------------------------------------------------
@@ -686,10 +730,6 @@ def write_errors_only(
 
 # --- rollback ----------------------------------------------------------------------------
 
-#: Entry statuses whose entries may be deleted; any other is submitted, approved or billed.
-DELETABLE_STATUSES = frozenset({"Open", "Rejected", "ErrorsCorrected", "RejectBySecondTier"})
-BILLED_STATUSES = frozenset({"Billed", "BilledAgreement", "WrittenOff", "ReadyToBill"})
-
 
 @dataclass(frozen=True)
 class RollbackItem:
@@ -861,7 +901,7 @@ async def _rollback_preview(
         else:
             item = replace(item, entry_id=int(entry["id"]))
             status = str(entry.get("status") or "Open")
-            if status not in DELETABLE_STATUSES:
+            if status in BILLED_STATUSES | LOCKED_STATUSES:
                 sheet = (entry.get("timeSheet") or {}).get("name")
                 where = "billed" if status in BILLED_STATUSES else "on a submitted or approved"
                 where += f" time sheet {sheet}" if sheet and status not in BILLED_STATUSES else ""

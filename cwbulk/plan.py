@@ -11,7 +11,8 @@ Pure functions over plain data: no HTTP, no pandas, no terminal. ``importer.py``
   ``lastUpdated``) or since the plan the user saw (``seen_last_updated``), and the row would
   change it.
 - ``duplicate``: the row repeats an earlier row of the file (same content, or same id).
-- ``invalid``: validation or resolution found an error in the row.
+- ``invalid``: validation or resolution found an error in the row, or the row would
+  change an entry that is billed or on a submitted or approved time sheet.
 
 Existing entries are matched by ``id`` (rows exported from ConnectWise carry it), then by
 ``mobileGuid``, then by the natural key, so entries that people typed are recognised too.
@@ -31,6 +32,14 @@ from cwbulk.problems import RowProblem
 Action = Literal["create", "update", "unchanged", "conflict", "duplicate", "invalid"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "unchanged", "conflict", "duplicate", "invalid")
 WRITE_ACTIONS: frozenset[str] = frozenset({"create", "update"})
+
+#: Entry statuses whose entries can't be changed or deleted: editable again only after
+#: the time sheet is rejected or reversed (submitted, approved) or never (billed).
+BILLED_STATUSES = frozenset({"Billed", "BilledAgreement", "WrittenOff"})
+LOCKED_STATUSES = frozenset(
+    {"PendingApproval", "PendingProjectApproval", "ApprovedByTierOne", "ApprovedByTierTwo"}
+    | {"ReadyToBill"}
+)
 
 # Fixed forever: every cwbulk, on every machine, derives the same mobileGuid for a row.
 MOBILE_GUID_NAMESPACE = uuid.UUID("cc1d9ab6-d3e1-4564-945e-11fce13ed690")
@@ -449,6 +458,24 @@ def _compare(
     }
     if not changes:
         return PlanItem(desired.sheet, desired.row, "unchanged", **common)
+    status = str(entry.get("status") or "")
+    if status in BILLED_STATUSES | LOCKED_STATUSES:
+        why = (
+            "billed time can't be changed"
+            if status in BILLED_STATUSES
+            else "its time sheet must be rejected or reversed before it can be changed"
+        )
+        return PlanItem(
+            desired.sheet,
+            desired.row,
+            "invalid",
+            code="entry_billed" if status in BILLED_STATUSES else "entry_locked",
+            message=(
+                f"entry {entry['id']} is {status}: {why}; put the row back as it was "
+                f"(it would change {', '.join(c.field for c in changes)}) or remove it"
+            ),
+            **common,
+        )
     if desired.last_updated and not same_instant(desired.last_updated, current):
         return PlanItem(
             desired.sheet,

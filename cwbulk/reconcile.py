@@ -252,7 +252,7 @@ class MemberSummary:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ReconcileResult:
     """What a reconciliation found. ``missing_rows`` are the source rows to import (in
     ``COLUMNS``), ``invalid`` the errors of source rows that could not be compared."""
@@ -273,6 +273,11 @@ class ReconcileResult:
     notes: tuple[str, ...] = ()
     path: Path | None = None
     fix_path: Path | None = None
+
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio formats the result of the main task (Python 3.11), and
+        # a repr of every item of a 50,000-row comparison costs seconds.
+        return f"ReconcileResult(source={str(self.source)!r}, counts={self.counts()})"
 
     def counts(self) -> dict[str, int]:
         """Items per class (every class present), plus ``invalid`` source rows."""
@@ -427,6 +432,8 @@ async def reconcile(
     entries = await fetch_entries(client, member_ids, window, progress=progress)
     names = await _names(resolver, entries)
     tickets = await _closed_tickets(resolver, entries)
+    if progress is not None:
+        progress("Comparing", 0, len(desired) + len(entries))
 
     cw_cells = _entry_cells(entries, tz, names["charge-codes"])
     records = frame.to_dict("records")
@@ -441,6 +448,8 @@ async def reconcile(
         items, missing = _by_entry(desired, entries, src_cells, cw_cells, options, tz, validation)
     checks = _checks(entries, cw_cells, tickets)
     members = _summaries(desired, entries, items, names["members"], cw_cells)
+    if progress is not None:
+        progress("Comparing", len(desired) + len(entries), len(desired) + len(entries))
     notes = list(validation.notes)
     blocked = {(p.sheet, p.row): p for p in status_problems}
     stuck = [i for i in items if i.kind == "missing" and (i.sheet, i.row) in blocked]
@@ -556,8 +565,13 @@ def _entry_cells(
         else:
             out[name] = column.astype(object)
     out["status"] = frame["status"].astype(object)
-    cells = out.astype(object).where(out.notna(), "").to_dict("records")
-    return {int(e["id"]): {**c, "id": int(e["id"])} for e, c in zip(entries, cells, strict=True)}
+    values = out.to_numpy(dtype=object)
+    values[pd.isna(values)] = ""
+    names = list(out.columns)
+    return {
+        int(e["id"]): {**dict(zip(names, cells, strict=True)), "id": int(e["id"])}
+        for e, cells in zip(entries, values.tolist(), strict=True)
+    }
 
 
 def _row_cells(
@@ -596,23 +610,26 @@ def _by_entry(
     plan = make_plan(desired, entries, tz=tz, sheet_order=validation.sheets)
     rows = {(d.sheet, d.row): d for d in desired}
     by_id = {int(e["id"]): e for e in entries}
-    pairs: list[tuple[DesiredRow, Mapping[str, Any], str]] = []
+    # (row, entry, how it was found, diff_entry's changes: the plan has them already)
+    pairs: list[tuple[DesiredRow, Mapping[str, Any], str, Sequence[FieldChange]]] = []
     left: list[DesiredRow] = []
     for plan_item in plan.items:
         row = rows[(plan_item.sheet, plan_item.row)]
         if plan_item.action in ("unchanged", "update", "conflict"):
-            pairs.append((row, by_id[int(plan_item.entry_id or 0)], plan_item.match or "key"))
+            entry = by_id[int(plan_item.entry_id or 0)]
+            pairs.append((row, entry, plan_item.match or "key", plan_item.changes))
         else:  # create, a repeated row, or an id that is not in the period: try by hours
             left.append(row)
-    claimed = {int(entry["id"]) for _row, entry, _how in pairs}
+    claimed = {int(entry["id"]) for _row, entry, _how, _changes in pairs}
     found, left = _pair_by_hours(left, entries, claimed, options.tolerance, tz)
-    pairs += found
+    pairs += [(row, entry, "hours", tuple(diff_entry(row, entry, tz))) for row, entry in found]
 
     items: list[Item] = []
-    for row, entry, how in pairs:
+    for row, entry, how, changes in pairs:
         entry_id = int(entry["id"])
         cells = cw_cells[entry_id]
-        diffs = _diffs(row, entry, tz, options.tolerance, src_cells[(row.sheet, row.row)], cells)
+        ours = src_cells[(row.sheet, row.row)]
+        diffs = _diffs(row, entry, changes, options.tolerance, ours, cells)
         items.append(
             Item(
                 "different" if diffs else "matched",
@@ -677,7 +694,7 @@ def _pair_by_hours(
     claimed: set[int],
     tolerance: float,
     tz: tzinfo,
-) -> tuple[list[tuple[DesiredRow, Mapping[str, Any], str]], list[DesiredRow]]:
+) -> tuple[list[tuple[DesiredRow, Mapping[str, Any]]], list[DesiredRow]]:
     """Rows left over paired with unclaimed entries of the same member, local date and
     charge-to whose hours are within ``tolerance`` (the closest hours, then start, first).
     Adds the paired entries to ``claimed``; returns the pairs and the rows still left."""
@@ -709,7 +726,7 @@ def _pair_by_hours(
             left.append(row)
         else:
             claimed.add(int(best["id"]))
-            pairs.append((row, best, "hours"))
+            pairs.append((row, best))
     return pairs, left
 
 
@@ -739,16 +756,17 @@ def _row_charge(row: DesiredRow) -> tuple[str, int | None]:
 def _diffs(
     row: DesiredRow,
     entry: Mapping[str, Any],
-    tz: tzinfo,
+    changes: Iterable[FieldChange],
     tolerance: float,
     ours: Mapping[str, Any],
     theirs: Mapping[str, Any],
 ) -> tuple[FieldDiff, ...]:
     """The columns the row gives that differ from the entry beyond the tolerance, each with
-    its cell on either side. The local date is always compared (a row gives it even when
-    its start was stacked from the day start, which ``diff_entry`` leaves alone)."""
+    its cell on either side (``changes`` are ``diff_entry``'s). The local date is always
+    compared (a row gives it even when its start was stacked from the day start, which
+    ``diff_entry`` leaves alone)."""
     columns = ["date"] if row.date != theirs.get("date") else []
-    for change in diff_entry(row, entry, tz):
+    for change in changes:
         if not _within(change, row, entry, tolerance):
             columns.append(_FIELD_COLUMN.get(change.field, change.field))
     return tuple(
@@ -941,7 +959,7 @@ def fix_frame(result: ReconcileResult) -> pd.DataFrame:
     """The missing rows in the canonical columns, ready for ``cwbulk import``."""
     columns = list(canonical_columns())
     rows = [{c: cells.get(c, "") for c in columns} for cells in result.missing_rows]
-    return pd.DataFrame(rows, columns=columns, dtype=object).fillna("")
+    return pd.DataFrame(rows, columns=columns, dtype=object)
 
 
 def write_fix(result: ReconcileResult, path: str | Path) -> ReconcileResult:

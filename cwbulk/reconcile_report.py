@@ -24,6 +24,7 @@ from typing import Any
 
 from cwbulk.errors import UsageError
 from cwbulk.reconcile import CHECKS, CLASSES, COLUMNS, MATCHED_BY, Item, ReconcileResult
+from cwbulk.report import describe_problem
 
 __all__ = [
     "SHEETS",
@@ -106,10 +107,11 @@ def render_reconcile(result: ReconcileResult, *, listed: int = _LISTED) -> str:
             lines.append(f"{kind.capitalize()} ({more}):")
             lines += [f"  {_describe(i)}" for i in items[:listed]]
     if counts["invalid"]:
-        lines.append(
-            f"Invalid source rows: {counts['invalid']} could not be compared (sheet "
-            f"{'Invalid' if result.path else 'list: cwbulk validate'})."
-        )
+        shown = result.invalid[:listed]
+        more = f"first {len(shown)} problems" if len(result.invalid) > listed else "problems"
+        lines.append(f"Invalid source rows: {counts['invalid']} could not be compared ({more}):")
+        sheets = len({p.sheet for p in result.invalid})
+        lines += [f"  {describe_problem(p, sheets=sheets)}" for p in shown]
     lines += [f"Note: {note}" for note in result.notes]
     if result.path:
         lines.append(f"Report: {result.path}")
@@ -122,16 +124,16 @@ def render_reconcile(result: ReconcileResult, *, listed: int = _LISTED) -> str:
 
 
 def _describe(item: Item) -> str:
+    diffs = "; ".join(f"{d.field} {d.source!r} vs CW {d.connectwise!r}" for d in item.diffs)
+    cells = item.source or item.connectwise
+    if not cells:  # by day
+        hours = item.source_hours if item.kind == "missing" else item.connectwise_hours
+        return f"{item.member} {item.date}: {diffs or f'{hours or 0:g} h'}"
     where = f"row {item.row}" if item.row is not None else f"entry {item.entry_id}"
     if item.entry_id is not None and item.row is not None:
         where += f" / entry {item.entry_id}"
     if item.kind == "different":
-        diffs = "; ".join(f"{d.field} {d.source!r} vs CW {d.connectwise!r}" for d in item.diffs)
         return f"{where} ({item.member} {item.date}): {diffs}"
-    cells = item.source or item.connectwise
-    if not cells:  # by day
-        hours = item.source_hours if item.kind == "missing" else item.connectwise_hours
-        return f"{item.member} {item.date}: {hours or 0:g} h"
     charge = f"{cells.get('chargeToType') or ''} {cells.get('chargeTo') or ''}".strip()
     start = f" {cells['start']}" if cells.get("start") else ""
     hours = cells.get("hours") or 0

@@ -318,7 +318,9 @@ class Resolver:
         problems: list[RowProblem] = []
         owners = pd.Series(None, index=frame.index, dtype=object)
 
-        def take(column: str, values: pd.Series, matches: Mapping[str, Match], target: str):
+        def take(
+            column: str, values: pd.Series, matches: Mapping[str, Match], target: str
+        ) -> pd.Series:
             found = {v: m.record for v, m in matches.items() if m.record is not None}
             ids.loc[values.index, target] = values.map(
                 {v: int(r["id"]) for v, r in found.items()}

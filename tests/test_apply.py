@@ -172,34 +172,51 @@ def test_creates_and_updates_are_sent_once_each_and_journaled(
     assert recorded[items[0].row].entry_id == result.outcomes[0].entry_id
 
 
+def on_submitted_sheets(served, count: int) -> list[dict[str, str]]:
+    """New rows on the weeks of submitted time sheets: ConnectWise refuses to add them."""
+    with served.client() as http:
+        sheets = http.get(
+            "/time/sheets", params={"conditions": 'status = "PendingApproval"', "pageSize": count}
+        ).json()
+    assert len(sheets) == count, "the seed has submitted time sheets"
+    return [
+        {
+            "member": sheet["member"]["identifier"],
+            "date": sheet["dateStart"][:10],
+            "start": "22:00",
+            "end": "22:30",
+            "chargeToType": "ChargeCode",
+            "chargeTo": "ADMIN",
+            "company": "Cwbulk",
+            "notes": "late",
+        }
+        for sheet in sheets
+    ]
+
+
 def test_a_row_connectwise_refuses_fails_alone_with_its_code(
     served_sandbox, tmp_path: Path, journal: Journal
 ) -> None:
     served = served_sandbox()
-    billed = one_entry(served, 'status = "Billed"')
-    sheet = write_sheet(tmp_path / "t.csv", [update_row(billed, "too late"), *new_rows(3)])
-    items = plan_of(sheet, connect(served))
+    rows = [*on_submitted_sheets(served, 1), *new_rows(3)]
+    items = plan_of(write_sheet(tmp_path / "t.csv", rows), connect(served))
+    assert [i.action for i in items] == ["create"] * 4
 
     result = run(items, served, journal)
 
     first, *rest = result.outcomes
-    assert (first.outcome, first.entry_id, first.error_code) == (
-        "failed",
-        billed["id"],
-        "TimeEntryApi",
-    )
-    assert "Billed" in first.message
+    assert (first.outcome, first.entry_id, first.error_code) == ("failed", None, "TimeEntryApi")
+    assert "PendingApproval, so no time can be added to it" in first.message
     assert [o.outcome for o in rest] == ["created"] * 3
     assert journal.rows(1)[0].error_code == "TimeEntryApi"
+    assert not entries(served, f'mobileGuid = "{items[0].mobile_guid}"')
 
 
 def test_max_failures_stops_after_the_batch_and_says_how_to_resume(
     served_sandbox, tmp_path: Path, journal: Journal
 ) -> None:
     served = served_sandbox()
-    billed = entries(served, 'status = "Billed" and chargeToType = "ServiceTicket"')
-    billed = [e for e in billed if e["timeStart"][:10] == e["timeEnd"][:10]][:2]
-    rows = [update_row(e, "too late") for e in billed] + new_rows(4)
+    rows = [*on_submitted_sheets(served, 2), *new_rows(4)]
     items = plan_of(write_sheet(tmp_path / "t.csv", rows), connect(served))
     served.clear_requests()
 

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cwbulk.cli import cli
+from cwbulk.conditions import and_, cond, in_chunks
 from cwbulk.io import read_table
 from cwbulk.resources import sample_file
 
@@ -46,11 +47,16 @@ def as_json(result: Result) -> dict:
     return json.loads(result.stdout)
 
 
-def by_guid(served, guid: str) -> list[dict]:
+def entries_by_guid(served, guids: list[str]) -> dict[str, list[dict]]:
+    """The entries carrying each of ``guids`` (asked in chunks of ``mobileGuid in (...)``)."""
+    found: dict[str, list[dict]] = {guid: [] for guid in guids}
     with served.client() as http:
-        found = http.get("/time/entries", params={"conditions": f'mobileGuid = "{guid}"'})
-    found.raise_for_status()
-    return found.json()
+        for condition in in_chunks("mobileGuid", guids):
+            page = http.get("/time/entries", params={"conditions": condition, "pageSize": 1000})
+            page.raise_for_status()
+            for item in page.json():
+                found[item["mobileGuid"]].append(item)
+    return found
 
 
 def entry(served, entry_id: int) -> dict:
@@ -141,8 +147,9 @@ def test_a_sample_creates_exactly_the_planned_entries_and_a_rerun_sends_no_write
     done = as_json(cwbulk(served, "--json", *common, "--yes"))
     assert done["outcomes"]["created"] == len(creates) and done["outcomes"]["failed"] == 0
     assert writes(served).count("POST") == len(creates)
+    made_by_guid = entries_by_guid(served, [item["mobileGuid"] for item in creates])
     for item in creates:
-        [made] = by_guid(served, item["mobileGuid"])
+        [made] = made_by_guid[item["mobileGuid"]]
         body = item["body"]
         assert made["member"]["id"] == body["member"]["id"]
         assert (made["chargeToType"], made["timeStart"]) == (
@@ -309,20 +316,33 @@ def test_on_conflict_with_a_sheet_exported_before_the_change(
         assert results.loc[3, "outcome"] == "created"
 
 
+def on_a_submitted_sheet(served) -> dict[str, str]:
+    """A new row in the week of a submitted time sheet: ConnectWise refuses to add it."""
+    with served.client() as http:
+        [submitted] = http.get(
+            "/time/sheets", params={"conditions": 'status = "PendingApproval"', "pageSize": 1}
+        ).json()
+    when = {"date": submitted["dateStart"][:10], "start": "22:00", "end": "22:30"}
+    return new_row(9, member=submitted["member"]["identifier"], **when)
+
+
 def test_invalid_and_failed_rows_are_in_the_results_and_the_errors_only_file(
     served_sandbox, tmp_path: Path
 ) -> None:
     served = served_sandbox()
     billed, billed_row = exported_row(served, "Billed")
+    late = on_a_submitted_sheet(served)
     rows = [
         new_row(0),
         new_row(1, member="nobody-here"),
         {**billed_row, "notes": "too late"},
         new_row(2, hours="x", end=""),
         new_row(0),
+        late,
     ]
     sheet = write_sheet(tmp_path / "t.csv", rows)
     errors = tmp_path / "fix-me.csv"
+    served.clear_requests()
 
     result = cwbulk(
         served, "--json", "import", str(sheet), *UTC, "--yes", "--errors-only", str(errors)
@@ -331,21 +351,22 @@ def test_invalid_and_failed_rows_are_in_the_results_and_the_errors_only_file(
     assert result.exit_code == 1
     done = json.loads(result.stdout)
     assert done["counts"] == {
-        "create": 1,
-        "update": 1,
+        "create": 2,
+        "update": 0,
         "unchanged": 0,
         "conflict": 0,
         "duplicate": 1,
-        "invalid": 2,
+        "invalid": 3,
     }
     assert done["outcomes"] == {
         "created": 1,
         "updated": 0,
         "unchanged": 0,
         "skipped": 1,
-        "invalid": 2,
+        "invalid": 3,
         "failed": 1,
     }
+    assert writes(served) == ["POST", "POST"], "the billed entry is never patched"
     results = pd.read_csv(done["results"], dtype=str, keep_default_na=False)
     assert list(results.columns[:7]) == [
         "sheet",
@@ -357,20 +378,35 @@ def test_invalid_and_failed_rows_are_in_the_results_and_the_errors_only_file(
         "message",
     ]
     assert list(results.columns[7:]) == list(COLUMNS)
-    assert list(results["row"]) == ["2", "3", "4", "5", "6"]
-    assert list(results["outcome"]) == ["created", "invalid", "failed", "invalid", "skipped"]
-    assert results.loc[2, "errorCode"] == "TimeEntryApi"
-    assert results.loc[2, "connectwiseId"] == str(billed["id"])
+    assert list(results["row"]) == ["2", "3", "4", "5", "6", "7"]
+    assert list(results["outcome"]) == [
+        "created",
+        "invalid",
+        "invalid",
+        "invalid",
+        "skipped",
+        "failed",
+    ]
     assert "nobody-here" in results.loc[1, "message"]
+    assert results.loc[2, "errorCode"] == "entry_billed"
+    assert results.loc[2, "message"].startswith(f"entry {billed['id']} is Billed")
+    assert results.loc[3, "errorCode"] == "bad_hours"
     assert results.loc[4, "message"].startswith("repeats row 2")
+    assert results.loc[5, "errorCode"] == "TimeEntryApi"
+    assert "PendingApproval" in results.loc[5, "message"]
 
     fix = pd.read_csv(errors, dtype=str, keep_default_na=False)
     assert list(fix.columns) == list(COLUMNS)
-    assert list(fix["member"]) == ["nobody-here", billed_row["member"], "abaker"]
+    assert list(fix["member"]) == [
+        "nobody-here",
+        billed_row["member"],
+        "abaker",
+        late["member"],
+    ]
     fix.loc[0, "member"] = "bchen"
     fix.loc[2, "hours"] = ""
     fix.loc[2, "end"] = "10:50"
-    fix = fix.drop(index=1)
+    fix = fix.drop(index=[1, 3])
     fix.to_csv(errors, index=False)
     again = as_json(cwbulk(served, "--json", "import", str(errors), *UTC, "--yes"))
     assert again["outcomes"]["created"] == 2 and again["outcomes"]["failed"] == 0
@@ -430,3 +466,45 @@ def test_a_bad_option_or_file_exits_2_without_a_traceback(served_sandbox, tmp_pa
     sheet = write_sheet(tmp_path / "t.csv", [new_row(0)])
     bad_show = cwbulk(served, "import", str(sheet), "--dry-run", "--show", "some")
     assert bad_show.exit_code == 2 and "give a number of rows, or all" in bad_show.output
+
+
+def test_an_entry_on_a_closed_ticket_may_stay_there_but_not_be_moved_onto_one(
+    served_sandbox, tmp_path: Path
+) -> None:
+    served = served_sandbox()
+    reference = json.loads(sample_file("seed/reference.json").read_text(encoding="utf-8"))
+    closed = [t["id"] for t in reference["serviceTickets"] if t["status"] == ">Closed"]
+    with served.client() as http:
+        found = http.get(
+            "/time/entries",
+            params={
+                "conditions": and_(
+                    cond("chargeToType", "=", "ServiceTicket"), cond("chargeToId", "in", closed)
+                ),
+                "pageSize": 100,
+            },
+        ).json()
+    on_closed = next(e for e in found if e["timeStart"][:10] == e["timeEnd"][:10])
+    _open_entry, row = exported_row(served)
+    stay = {
+        **row,
+        "id": str(on_closed["id"]),
+        "member": on_closed["member"]["identifier"],
+        "date": on_closed["timeStart"][:10],
+        "start": on_closed["timeStart"][11:16],
+        "end": on_closed["timeEnd"][11:16],
+        "chargeTo": str(on_closed["chargeToId"]),
+        "notes": on_closed.get("notes", ""),
+        "lastUpdated": on_closed["_info"]["lastUpdated"],
+    }
+    move = {**row, "chargeTo": str(closed[0])}
+    sheet = write_sheet(tmp_path / "t.csv", [stay, move])
+
+    planned = as_json(cwbulk(served, "--json", "import", str(sheet), *UTC, "--dry-run"))
+
+    plan = json.loads(Path(planned["plan"]).read_text(encoding="utf-8"))
+    assert [(i["action"], i["code"]) for i in plan["items"]] == [
+        ("unchanged", None),
+        ("invalid", "ticket_closed"),
+    ]
+    assert "does not allow time" in plan["items"][1]["message"]

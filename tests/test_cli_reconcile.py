@@ -474,3 +474,20 @@ def test_terminal_summary_names_members_classes_and_checks(planted: dict, tmp_pa
     assert "on a closed ticket" in text
     assert f"Report: {report}" in text
     assert "7 items do not match." in text
+
+
+def test_rows_that_cannot_be_compared_are_listed_and_exit_1(
+    sandbox_db: Path, tmp_path: Path
+) -> None:
+    rows = [row("abaker", 0, "09:00", "1", "ServiceTicket", str(TICKET), workType="Remot")]
+    source = write_sheet(tmp_path / "bad.csv", rows)
+    report = tmp_path / "report.xlsx"
+    period = ["--from", FROM.isoformat(), "--to", TO.isoformat(), "--tz", TZ]
+    result = cwbulk("reconcile", str(source), *period, "-o", str(report))
+    assert result.exit_code == 1, result.output
+    assert "Invalid source rows: 1 could not be compared (problems):" in result.stderr
+    assert "row 2, workType: unknown work type 'Remot' in row 2" in result.stderr
+    invalid = read_sheet(report, "Invalid")
+    assert list(invalid[["row", "column", "code"]].itertuples(index=False, name=None)) == [
+        (2, "workType", "unknown_work_type")
+    ]

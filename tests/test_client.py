@@ -109,6 +109,7 @@ def test_patch_ops_refuse_paths_inside_references() -> None:
         pytest.param("soon", 5.0, id="garbage"),
         pytest.param("-4", 5.0, id="negative"),
         pytest.param("nan", 5.0, id="nan"),
+        pytest.param("Wed, 21 Oct 2015 07:28:00 GMT", 0.0, id="http-date-in-the-past"),
     ],
 )
 def test_throttle_delay_honours_retry_after_up_to_the_cap(
@@ -298,7 +299,9 @@ def test_429_waits_retry_after_up_to_the_cap(
     assert asyncio.run(counts()) == [len(ids_in(served.db_path, "work_types"))] * 2
     assert served.counters()["throttled"] >= 1
     assert waits.seen, "the client should have waited"
-    assert all(w == pytest.approx(expected, abs=0.05) for w in waits.seen), waits.seen
+    # Each wait is what is left of the pause, so load can shorten it but never lengthen it.
+    assert max(waits.seen) == pytest.approx(expected, abs=0.05), waits.seen
+    assert all(w <= expected + 0.001 for w in waits.seen), waits.seen
 
 
 def test_throttled_on_every_try_is_rate_limited(
@@ -325,7 +328,7 @@ def test_throttled_on_every_try_is_rate_limited(
 def test_get_is_retried_after_5xx_with_backoff(
     served_sandbox: Callable[..., ServedSandbox],
 ) -> None:
-    served = served_sandbox(fail_rate=1.0)
+    served = served_sandbox(fail_rate=1.0, fault_seed=3)
     waits = Waits()
     retry = RetryPolicy(max_attempts=4, backoff_base=0.5, backoff_max=8)
 

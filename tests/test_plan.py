@@ -306,3 +306,28 @@ def test_hours_worked_out_from_start_and_end_say_nothing_about_a_deduct(
     assert item.action == action
     if action == "update":
         assert [c.field for c in item.changes] == ["actualHours"]
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "code"),
+    [
+        pytest.param("Billed", "invalid", "entry_billed", id="billed"),
+        pytest.param("WrittenOff", "invalid", "entry_billed", id="written-off"),
+        pytest.param("PendingApproval", "invalid", "entry_locked", id="submitted"),
+        pytest.param("ApprovedByTierOne", "invalid", "entry_locked", id="approved"),
+        pytest.param("Open", "update", None, id="open"),
+        pytest.param("ErrorsCorrected", "update", None, id="errors-corrected"),
+    ],
+)
+def test_an_edit_of_a_billed_or_locked_entry_is_refused_in_the_plan(
+    status: str, action: str, code: str | None
+) -> None:
+    item = only(
+        make_plan([row(2, entry_id=501, notes="late edit")], [entry(501, status=status)], tz=TZ)
+    )
+    assert (item.action, item.code) == (action, code)
+    if code:
+        assert item.message.startswith(f"entry 501 is {status}: ")
+        assert "(it would change notes)" in item.message
+    unchanged = only(make_plan([row(2, entry_id=501)], [entry(501, status=status)], tz=TZ))
+    assert unchanged.action == "unchanged", "an unedited row of such an entry is fine"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import unicodedata
 from collections.abc import Callable
@@ -13,9 +14,11 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from cwbulk.cli import cli
 from cwbulk.client import CwClient
 from cwbulk.resolve import (
     KINDS,
@@ -357,13 +360,13 @@ NASTY_NAMES = ['O"Brien', "d'Arcy", "[x]", "50%", "a*b", "back\\slash", "Zoë", 
 
 
 @settings(
-    max_examples=30,
+    max_examples=50,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     first=st.text(
-        st.characters(blacklist_categories=("Cs", "Cc", "Co", "Cn")), min_size=1, max_size=20
+        st.characters(blacklist_categories=("Cs", "Cc", "Co", "Cn")), min_size=1, max_size=12
     ).filter(lambda s: s.strip() == s and s != "")
 )
 @example(first='O"Brien')
@@ -389,6 +392,11 @@ def test_any_name_round_trips(sandbox_app: Any, sandbox_client: httpx.Client, fi
     assert resolution.problems == []
     assert resolution.ids.loc[2, "memberId"] == member_id
     assert by_full["id"].tolist() == [member_id]
+    command = CliRunner().invoke(
+        cli, ["--sandbox", "--json", "lookup", "members", "--search", full]
+    )
+    assert command.exit_code == 0, command.output
+    assert [item["id"] for item in json.loads(command.stdout)["items"]] == [member_id]
     assert member_id in by_first["id"].tolist()
     wanted = _fold(first)
     for _, row in by_first.iterrows():
