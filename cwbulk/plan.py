@@ -12,7 +12,7 @@ Pure functions over plain data: no HTTP, no pandas, no terminal. ``importer.py``
   change it.
 - ``duplicate``: the row repeats an earlier row of the file (same content, or same id).
 - ``invalid``: validation or resolution found an error in the row, or the row would
-  change an entry that is billed or on a submitted or approved time sheet.
+  change a billed entry.
 
 Existing entries are matched by ``id`` (rows exported from ConnectWise carry it), then by
 ``mobileGuid``, then by the natural key, so entries that people typed are recognised too.
@@ -33,8 +33,8 @@ Action = Literal["create", "update", "unchanged", "conflict", "duplicate", "inva
 ACTIONS: tuple[Action, ...] = ("create", "update", "unchanged", "conflict", "duplicate", "invalid")
 WRITE_ACTIONS: frozenset[str] = frozenset({"create", "update"})
 
-#: Entry statuses whose entries can't be changed or deleted: editable again only after
-#: the time sheet is rejected or reversed (submitted, approved) or never (billed).
+#: Entry statuses whose entries can't be changed or deleted: never again (billed), or
+#: not until the time sheet is rejected or reversed (submitted, approved).
 BILLED_STATUSES = frozenset({"Billed", "BilledAgreement", "WrittenOff"})
 LOCKED_STATUSES = frozenset(
     {"PendingApproval", "PendingProjectApproval", "ApprovedByTierOne", "ApprovedByTierTwo"}
@@ -459,20 +459,18 @@ def _compare(
     if not changes:
         return PlanItem(desired.sheet, desired.row, "unchanged", **common)
     status = str(entry.get("status") or "")
-    if status in BILLED_STATUSES | LOCKED_STATUSES:
-        why = (
-            "billed time can't be changed"
-            if status in BILLED_STATUSES
-            else "its time sheet must be rejected or reversed before it can be changed"
-        )
+    if status in BILLED_STATUSES:
+        # Billed time never changes again; a submitted or approved entry may, once its
+        # sheet is reversed (or for a role allowed to), so ConnectWise answers for those.
         return PlanItem(
             desired.sheet,
             desired.row,
             "invalid",
-            code="entry_billed" if status in BILLED_STATUSES else "entry_locked",
+            code="entry_billed",
             message=(
-                f"entry {entry['id']} is {status}: {why}; put the row back as it was "
-                f"(it would change {', '.join(c.field for c in changes)}) or remove it"
+                f"entry {entry['id']} is {status}: billed time can't be changed; put the row "
+                f"back as it was (it would change {', '.join(c.field for c in changes)}) or "
+                "remove it"
             ),
             **common,
         )

@@ -313,13 +313,13 @@ def test_hours_worked_out_from_start_and_end_say_nothing_about_a_deduct(
     [
         pytest.param("Billed", "invalid", "entry_billed", id="billed"),
         pytest.param("WrittenOff", "invalid", "entry_billed", id="written-off"),
-        pytest.param("PendingApproval", "invalid", "entry_locked", id="submitted"),
-        pytest.param("ApprovedByTierOne", "invalid", "entry_locked", id="approved"),
+        pytest.param("PendingApproval", "update", None, id="submitted-connectwise-decides"),
+        pytest.param("ApprovedByTierOne", "update", None, id="approved-connectwise-decides"),
         pytest.param("Open", "update", None, id="open"),
         pytest.param("ErrorsCorrected", "update", None, id="errors-corrected"),
     ],
 )
-def test_an_edit_of_a_billed_or_locked_entry_is_refused_in_the_plan(
+def test_an_edit_of_a_billed_entry_is_refused_in_the_plan(
     status: str, action: str, code: str | None
 ) -> None:
     item = only(
