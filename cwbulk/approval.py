@@ -35,7 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from cwbulk.apply import DEFAULT_CONCURRENCY, _sigint_sets
-from cwbulk.client import CwClient
+from cwbulk.client import AUTO_RATE, CwClient
 from cwbulk.conditions import and_, cond, in_chunks
 from cwbulk.connect import Connection
 from cwbulk.errors import (
@@ -48,7 +48,6 @@ from cwbulk.errors import (
 )
 from cwbulk.export import ExportFilters, _lookup_ids, build_conditions
 from cwbulk.fields import load_reference
-from cwbulk.importer import DEFAULT_MAX_RATE
 from cwbulk.io import WORKBOOK_EXTENSIONS, read_table, write_table
 from cwbulk.resolve import Resolver
 from cwbulk.validate import resolve_zone
@@ -751,14 +750,14 @@ class ActionOptions:
 
     dry_run: bool = False
     concurrency: int = DEFAULT_CONCURRENCY
-    max_rate: float | None = DEFAULT_MAX_RATE
+    max_rate: float | str | None = AUTO_RATE
     results: Path | None = None
 
     def check(self) -> None:
         """``UsageError`` for option values that make no sense."""
         if self.concurrency < 1:
             raise UsageError(f"--concurrency {self.concurrency}: give at least 1.")
-        if self.max_rate is not None and self.max_rate <= 0:
+        if isinstance(self.max_rate, float | int) and self.max_rate <= 0:
             raise UsageError(f"--max-rate {self.max_rate:g}: give a positive rate (requests/s).")
 
 

@@ -63,6 +63,11 @@ log = logging.getLogger(__name__)
 ACCEPT = "application/vnd.connectwise.com+json; version=2025.1"
 #: The largest page ConnectWise serves; anything bigger is silently capped.
 PAGE_SIZE = 1000
+#: ``max_rate="auto"``: the cap for a real site, just under ConnectWise's documented
+#: "over 1,000 requests per minute will likely be rate limited". A loopback site (the
+#: served sandbox) has no fixed cap; either way the client learns a lower one from 429s.
+AUTO_RATE = "auto"
+CONNECTWISE_RATE = 16.0
 #: Above this many items a listing switches to forward-only pagination, which stays fast
 #: where deep ``page=N`` offsets get slow on the server.
 FORWARD_ONLY_THRESHOLD = 50_000
@@ -233,38 +238,63 @@ class PingResult:
 
 
 class _Gate:
-    """Bounded concurrency, an optional request-rate cap, and a shared pause after a 429."""
+    """Bounded concurrency, a request-rate cap, and a shared pause after a 429.
+
+    The cap is a token bucket. A 429 lowers it to a little under the rate the server
+    accepted over the last second, so a client that meets an unknown limit settles just
+    under it after a throttle or two instead of being throttled again and again.
+    """
 
     def __init__(self, *, max_concurrency: int, max_rate: float | None, sleep: Sleep) -> None:
         self.semaphore = asyncio.Semaphore(max_concurrency)
-        self._rate = max_rate
+        self.rate = max_rate
         self._tokens = max(1.0, max_rate or 1.0)
         self._updated = time.monotonic()
         self._lock = asyncio.Lock()
         self._resume_at = 0.0
+        self._accepted: deque[float] = deque()
         self._sleep = sleep
 
     def pause(self, seconds: float) -> None:
         """Hold every request of the client for ``seconds`` from now."""
         self._resume_at = max(self._resume_at, time.monotonic() + seconds)
 
+    def accepted(self) -> None:
+        """Note a response the server did not throttle."""
+        now = time.monotonic()
+        self._accepted.append(now)
+        while self._accepted and self._accepted[0] < now - 1.0:
+            self._accepted.popleft()
+
+    def throttled(self, seconds: float) -> None:
+        """A 429: pause everything for ``seconds`` and lower the cap to what got through."""
+        self.pause(seconds)
+        now = time.monotonic()
+        got_through = sum(1 for at in self._accepted if at >= now - 1.0)
+        if got_through:
+            learned = max(1.0, 0.95 * got_through)
+            if self.rate is None or learned < self.rate:
+                log.info("throttled: keeping under %.1f requests/s from now on", learned)
+                self.rate = learned
+                self._tokens = min(self._tokens, 1.0)
+
     async def wait_turn(self) -> None:
         """Wait out a throttle pause and the rate cap (a token bucket)."""
         delay = self._resume_at - time.monotonic()
         if delay > 0:
             await self._sleep(delay)
-        if not self._rate:
+        if not self.rate:
             return
         async with self._lock:
             while True:
                 now = time.monotonic()
-                capacity = max(1.0, self._rate)
-                self._tokens = min(capacity, self._tokens + (now - self._updated) * self._rate)
+                capacity = max(1.0, self.rate)
+                self._tokens = min(capacity, self._tokens + (now - self._updated) * self.rate)
                 self._updated = now
                 if self._tokens >= 1:
                     self._tokens -= 1
                     return
-                await self._sleep((1 - self._tokens) / self._rate)
+                await self._sleep((1 - self._tokens) / self.rate)
 
 
 class CwClient:
@@ -288,7 +318,7 @@ class CwClient:
         transport: httpx.AsyncBaseTransport | None = None,
         retry: RetryPolicy | None = None,
         max_concurrency: int = 8,
-        max_rate: float | None = None,
+        max_rate: float | str | None = None,
         timeout: float = 60.0,
         allow_http: bool = False,
         sleep: Sleep = asyncio.sleep,
@@ -322,6 +352,10 @@ class CwClient:
         self._reached = False
         self._company_unknown = False
         self._discover_lock = asyncio.Lock()
+        if max_rate == AUTO_RATE:
+            max_rate = None if self.site.is_loopback else CONNECTWISE_RATE
+        elif isinstance(max_rate, str):
+            raise UsageError(f"max_rate must be a number or {AUTO_RATE!r}, not {max_rate!r}.")
         self._gate = _Gate(max_concurrency=max_concurrency, max_rate=max_rate, sleep=sleep)
         self._sleep = sleep
         self._rng = random.Random(seed)
@@ -475,6 +509,8 @@ class CwClient:
                     continue
             self._reached = True
             status = response.status_code
+            if status != 429:
+                self._gate.accepted()
             if status < 400:
                 return response
             if status == 429:
@@ -483,7 +519,7 @@ class CwClient:
                     raise _api_error(response, method, path)
                 delay = self.retry.throttle_delay(response.headers.get("Retry-After"))
                 log.info("%s %s: throttled (429); every request waits %.1fs", method, path, delay)
-                self._gate.pause(delay)
+                self._gate.throttled(delay)
                 continue
             if status == 404 and method.upper() == "DELETE" and failures:
                 # An earlier try was lost after it deleted the record: that is success.

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from cwbulk import config
-from cwbulk.client import CwClient
+from cwbulk.client import AUTO_RATE, CwClient
 from cwbulk.config import Profile
 
 #: The base URL of the in-process sandbox; ``.invalid`` can never resolve to a real host.
@@ -37,6 +37,9 @@ class Connection:
             app = create_app(SandboxConfig(db_path=default_db_path()))
             options.setdefault("transport", _SandboxTransport(app=app))
             options.setdefault("allow_http", True)
+            if options.get("max_rate") == AUTO_RATE:
+                # The in-process sandbox is not ConnectWise: no quota to stay under.
+                options["max_rate"] = None
         return CwClient(
             site=p.site,
             company=p.company,

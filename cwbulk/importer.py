@@ -27,7 +27,7 @@ from cwbulk.apply import (
     RowOutcome,
     apply_plan,
 )
-from cwbulk.client import CwClient
+from cwbulk.client import AUTO_RATE, CwClient
 from cwbulk.conditions import and_, cond, in_chunks
 from cwbulk.connect import Connection
 from cwbulk.errors import ApiError, ConnectionFailed, InputError, NotFound, UsageError
@@ -52,7 +52,6 @@ from cwbulk.validate import ReadOptions, ValidationResult, validate_file
 OnConflict = Literal["skip", "overwrite", "fail"]
 ON_CONFLICT: tuple[OnConflict, ...] = ("skip", "overwrite", "fail")
 #: Under ConnectWise's documented limit of about 1,000 requests a minute.
-DEFAULT_MAX_RATE = 15.0
 
 #: The fields of existing entries that planning compares (smaller pages, faster fetches).
 ENTRY_FIELDS = (
@@ -86,7 +85,7 @@ class ImportOptions:
     allow_inactive: bool = False
     batch_size: int = DEFAULT_BATCH_SIZE
     concurrency: int = DEFAULT_CONCURRENCY
-    max_rate: float | None = DEFAULT_MAX_RATE
+    max_rate: float | str | None = AUTO_RATE
     max_failures: int | None = None
     on_conflict: OnConflict = "skip"
     journal: Path | None = None
@@ -100,7 +99,7 @@ class ImportOptions:
             raise UsageError(f"--batch-size {self.batch_size}: give at least 1.")
         if self.concurrency < 1:
             raise UsageError(f"--concurrency {self.concurrency}: give at least 1.")
-        if self.max_rate is not None and self.max_rate <= 0:
+        if isinstance(self.max_rate, float | int) and self.max_rate <= 0:
             raise UsageError(f"--max-rate {self.max_rate:g}: give a positive rate (requests/s).")
         if self.max_failures is not None and self.max_failures < 1:
             raise UsageError(f"--max-failures {self.max_failures}: give at least 1.")
@@ -797,7 +796,7 @@ def rollback_run(
     dry_run: bool = False,
     confirm: Callable[[RollbackResult], bool],
     concurrency: int = DEFAULT_CONCURRENCY,
-    max_rate: float | None = DEFAULT_MAX_RATE,
+    max_rate: float | str | None = AUTO_RATE,
 ) -> RollbackResult:
     """Delete the entries run ``run_id`` created, and only those (by id and mobileGuid).
 
@@ -817,7 +816,7 @@ async def _rollback(
     dry_run: bool,
     confirm: Callable[[RollbackResult], bool],
     concurrency: int,
-    max_rate: float | None,
+    max_rate: float | str | None,
 ) -> RollbackResult:
     with Journal(journal_path) as journal:
         run = journal.run(run_id)

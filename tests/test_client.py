@@ -21,7 +21,14 @@ import httpx
 import pytest
 from sandbox_fixtures import ServedSandbox
 
-from cwbulk.client import CwClient, RetryPolicy, parse_site, patch_ops
+from cwbulk.client import (
+    AUTO_RATE,
+    CONNECTWISE_RATE,
+    CwClient,
+    RetryPolicy,
+    parse_site,
+    patch_ops,
+)
 from cwbulk.conditions import and_, cond
 from cwbulk.errors import (
     ApiError,
@@ -602,6 +609,42 @@ def test_max_rate_keeps_the_client_under_the_server_limit(
 
     assert set(asyncio.run(burst())) == {len(ids_in(served.db_path, "work_roles"))}
     assert (served.counters()["throttled"] > 0) is throttled
+
+
+def test_a_429_teaches_the_client_the_server_limit(
+    served_sandbox: Callable[..., ServedSandbox],
+) -> None:
+    served = served_sandbox(rate_limit=10)
+    throttled_after: list[int] = []
+
+    async def sustained() -> float | None:
+        retry = RetryPolicy(retry_after_max=1.0)
+        async with over_http(served, retry=retry, codebase="v4_6_release/") as c:
+            for _ in range(4):
+                await asyncio.gather(*(c.count("time/workRoles") for _ in range(15)))
+                throttled_after.append(served.counters()["throttled"])
+            return c._gate.rate
+
+    learned = asyncio.run(sustained())
+    assert learned is not None and learned <= 10
+    # The first burst is throttled (at most the requests in flight then); once the client
+    # has learned the limit, it is not throttled again.
+    assert 1 <= throttled_after[0] <= 8
+    assert throttled_after[-1] == throttled_after[1], throttled_after
+
+
+@pytest.mark.parametrize(
+    ("site", "expected"),
+    [
+        pytest.param("api-na.myconnectwise.net", CONNECTWISE_RATE, id="connectwise-capped"),
+        pytest.param("http://127.0.0.1:8765", None, id="loopback-sandbox-uncapped"),
+    ],
+)
+def test_auto_rate_caps_connectwise_but_not_the_sandbox(site: str, expected: float | None) -> None:
+    client = CwClient(site=site, company="c", public_key="p", private_key="k", client_id="i",
+                      max_rate=AUTO_RATE)  # fmt: skip
+    assert client._gate.rate == expected
+    asyncio.run(client.aclose())
 
 
 def test_a_timeout_is_retried_for_reads_and_unknown_for_writes(

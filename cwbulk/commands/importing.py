@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import click
 
 from cwbulk.apply import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, MAX_BATCH_SIZE
-from cwbulk.commands.options import read_options
+from cwbulk.commands.options import max_rate_option, read_options
 from cwbulk.connect import connection
 from cwbulk.errors import UsageError
-from cwbulk.importer import DEFAULT_MAX_RATE, ON_CONFLICT, ImportOptions, ImportResult, import_file
+from cwbulk.importer import ON_CONFLICT, ImportOptions, ImportResult, import_file
 from cwbulk.report import emit_json, emit_text, render_import, render_plan
 
 if TYPE_CHECKING:
@@ -62,14 +62,7 @@ def _show(_ctx: click.Context, _param: click.Parameter, value: str) -> int | Non
     show_default=True,
     help="Requests in flight at once.",
 )
-@click.option(
-    "--max-rate",
-    type=click.FloatRange(0),
-    default=DEFAULT_MAX_RATE,
-    show_default=True,
-    metavar="REQ_PER_S",
-    help="Requests per second at most (ConnectWise throttles above ~1,000 a minute); 0: no cap.",
-)
+@max_rate_option
 @click.option(
     "--max-failures",
     type=click.IntRange(1),
@@ -122,7 +115,7 @@ def command(
     allow_inactive: bool,
     batch_size: int,
     concurrency: int,
-    max_rate: float,
+    max_rate: float | str | None,
     max_failures: int | None,
     on_conflict: str,
     journal: Path | None,
@@ -161,7 +154,7 @@ def command(
         allow_inactive=allow_inactive,
         batch_size=batch_size,
         concurrency=concurrency,
-        max_rate=max_rate or None,
+        max_rate=max_rate,
         max_failures=max_failures,
         on_conflict=on_conflict,  # type: ignore[arg-type]
         journal=journal,

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from cwbulk.client import AUTO_RATE, CONNECTWISE_RATE
 from cwbulk.errors import UsageError
 from cwbulk.mapping import BUILTIN_PROFILES
 from cwbulk.parse import ParseError, parse_time
@@ -135,3 +136,28 @@ def read_options(func: F) -> F:
     for option in reversed(_OPTIONS):
         wrapper = option(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+def _max_rate(_ctx: click.Context, _param: click.Parameter, value: str) -> float | str | None:
+    if value.strip().lower() == AUTO_RATE:
+        return AUTO_RATE
+    try:
+        rate = float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give requests per second, 0 or 'auto'.") from None
+    if rate < 0 or rate != rate:
+        raise click.BadParameter(f"{value!r}: give a rate of 0 or more requests per second.")
+    return rate or None
+
+
+#: ``--max-rate``: "auto", a number of requests per second, or 0 for no cap.
+max_rate_option = click.option(
+    "--max-rate",
+    default=AUTO_RATE,
+    show_default=True,
+    metavar="REQ_PER_S|auto",
+    callback=_max_rate,
+    help=f"Requests per second at most. auto: {CONNECTWISE_RATE:g}/s on a ConnectWise site "
+    "(it throttles above ~1,000 a minute), no cap on the sandbox; 0: no cap. A 429 lowers "
+    "the cap to what the server accepts.",
+)

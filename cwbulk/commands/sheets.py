@@ -16,7 +16,6 @@ import pandas as pd
 
 from cwbulk.approval import (
     DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_RATE,
     STATUSES,
     ActionOptions,
     ActionRun,
@@ -24,6 +23,7 @@ from cwbulk.approval import (
     run_sheet_action,
     sheets_table,
 )
+from cwbulk.commands.options import max_rate_option
 from cwbulk.connect import Connection, connection
 from cwbulk.errors import UsageError
 from cwbulk.io import write_table
@@ -95,13 +95,13 @@ def action_options(func: F) -> F:
         dry_run: bool,
         results: Path | None,
         concurrency: int,
-        max_rate: float,
+        max_rate: float | str | None,
         **kwargs: Any,
     ) -> Any:
         kwargs["options"] = ActionOptions(
             dry_run=dry_run,
             concurrency=concurrency,
-            max_rate=max_rate or None,
+            max_rate=max_rate,
             results=results,
         )
         return func(*args, **kwargs)
@@ -125,13 +125,7 @@ def action_options(func: F) -> F:
             show_default=True,
             help="Requests in flight at once.",
         ),
-        click.option(
-            "--max-rate",
-            type=click.FloatRange(0),
-            default=DEFAULT_MAX_RATE,
-            show_default=True,
-            help="Requests per second at most (0: no limit).",
-        ),
+        max_rate_option,
         click.option("--json", "json_output", is_flag=True, help="Print one JSON object."),
     )
     for decorator in reversed(decorators):
