@@ -140,6 +140,8 @@ class ImportResult:
     declined: bool = False
     interrupted: bool = False
     stopped: str | None = None
+    #: Planned writes that an earlier run of this file already did (journal): skipped.
+    already_done: int = 0
 
     def outcome_counts(self) -> dict[str, int]:
         """Rows per outcome (every outcome present)."""
@@ -175,6 +177,7 @@ class ImportResult:
             "errors": str(self.errors_path) if self.errors_path else None,
             "plan": str(self.plan_path) if self.plan_path else None,
             "declined": self.declined,
+            "alreadyDone": self.already_done,
             "interrupted": self.interrupted,
             "stopped": self.stopped,
             "notes": list(self.notes),
@@ -253,13 +256,17 @@ async def _import(
             notes=validation.notes,
             dry_run=options.dry_run,
         )
-        if options.dry_run:
-            write_plan_file(plan_path, plan, source=path, sha256=sha, site=site, company=company)
-            return replace(result, plan_path=plan_path)
-
         with Journal(options.journal) as journal:
             done = journal.finished_rows(source_sha256=sha, site=site, company=company)
             to_write = _writes(plan, options.on_conflict, done)
+            result = replace(
+                result, already_done=len(_writes(plan, options.on_conflict, {})) - len(to_write)
+            )
+            if options.dry_run:
+                write_plan_file(
+                    plan_path, plan, source=path, sha256=sha, site=site, company=company
+                )
+                return replace(result, plan_path=plan_path)
             refused = options.on_conflict == "fail" and plan.counts()["conflict"] > 0
             if to_write and not refused and not confirm(result):
                 return replace(result, declined=True)

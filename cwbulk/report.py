@@ -183,6 +183,13 @@ def render_plan(result: ImportResult, *, show: int | None = 20) -> str:
     ]
     counts = plan.counts()
     lines += [f"  {action:<10} {n:>7}" for action, n in counts.items()]
+    if result.already_done:
+        lines.append(
+            f"Of these, {result.already_done} were already written by an earlier import of "
+            "this file (see `cwbulk runs`) and will be skipped: ConnectWise no longer has them "
+            "as written, so they were deleted or changed there since. To write them again, "
+            "import with a new --journal FILE."
+        )
 
     def listing(action: str, title: str, describe: Callable[[PlanItem], str]) -> None:
         items = [i for i in plan.items if i.action == action]

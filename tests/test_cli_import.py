@@ -508,3 +508,27 @@ def test_an_entry_on_a_closed_ticket_may_stay_there_but_not_be_moved_onto_one(
         ("invalid", "ticket_closed"),
     ]
     assert "does not allow time" in plan["items"][1]["message"]
+
+
+def test_rows_an_earlier_run_wrote_are_announced_in_the_plan_before_they_are_skipped(
+    served_sandbox, tmp_path: Path
+) -> None:
+    served = served_sandbox()
+    source = write_sheet(tmp_path / "two.csv", [new_row(0), new_row(1)])
+    common = ["--json", "import", str(source), *UTC, "--max-rate", "0"]
+    done = as_json(cwbulk(served, *common, "--yes"))
+    assert done["outcomes"]["created"] == 2
+    created = read_table(Path(done["results"]))[0].frame["connectwiseId"].tolist()
+    with served.client() as http:
+        http.delete(f"/time/entries/{created[0]}").raise_for_status()
+
+    planned = as_json(cwbulk(served, *common, "--dry-run"))
+    assert planned["counts"]["create"] == 1
+    assert planned["alreadyDone"] == 1
+    text = cwbulk(served, *common[1:], "--dry-run")
+    assert "1 were already written by an earlier import of this file" in text.stderr
+
+    served.clear_requests()
+    again = as_json(cwbulk(served, *common, "--yes"))
+    assert again["outcomes"]["skipped"] == 1 and again["outcomes"]["unchanged"] == 1
+    assert writes(served) == []
