@@ -169,7 +169,7 @@ def parse_site(site: str, *, allow_http: bool = False) -> Site:
             "https://cw.example.com.",
         )
     host = CLOUD_API_HOSTS.get(host, host)
-    loopback = _is_loopback(host)
+    loopback = is_loopback_host(host)
     if parts.scheme == "http" and not (loopback or allow_http):
         raise ConfigError(
             f"The site {text!r} uses plain HTTP; ConnectWise needs HTTPS.",
@@ -181,7 +181,8 @@ def parse_site(site: str, *, allow_http: bool = False) -> Site:
     return Site(origin=f"{parts.scheme}://{netloc}", host=host, is_loopback=loopback)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:

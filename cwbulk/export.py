@@ -21,9 +21,7 @@ import contextlib
 import csv
 import json
 import math
-import os
-import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -36,7 +34,7 @@ from cwbulk.client import PAGE_SIZE, CwClient
 from cwbulk.conditions import MAX_CONDITIONS_LENGTH, and_, cond, encoded_length
 from cwbulk.errors import UsageError
 from cwbulk.fields import Column, load_reference
-from cwbulk.io import guard_formula
+from cwbulk.io import guard_formula, replacing
 from cwbulk.resolve import Resolver
 
 __all__ = [
@@ -595,29 +593,6 @@ def _column_letter(position: int) -> str:
     return letters
 
 
-@contextlib.contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
-    """A temporary file beside ``path`` that replaces it only when the body succeeds."""
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
-    except OSError as exc:
-        raise UsageError(
-            f"can't write {path}: {exc.strerror}", hint="Check that the folder exists."
-        ) from exc
-    os.close(fd)
-    try:
-        yield Path(name)
-        os.replace(name, path)
-    except OSError as exc:
-        raise UsageError(
-            f"can't write {path}: {exc.strerror}",
-            hint="Close the file if it is open in Excel, or choose another name.",
-        ) from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
-
-
 def _check_format(path: Path, allowed: Sequence[str], example: str) -> str:
     suffix = path.suffix.lower()
     if suffix not in allowed:
@@ -706,7 +681,7 @@ async def export_entries(
     columns = export_columns()
     charge_codes: dict[int, str] | None = None
     rows = pages = 0
-    with _replacing(path) as temporary:
+    with replacing(path) as temporary:
         sink: _Sink
         if suffix == ".xlsx":
             sink = _Workbook(temporary, columns, sheet=DATA_SHEET, info_sheet="Export", lists=lists)
@@ -801,7 +776,7 @@ def write_template(path: str | Path, *, lists: Mapping[str, Sequence[str]]) -> P
         instructions.append((column.name, required, column.description, column.example))
     instructions += [(), ("Example row",), tuple(c.name for c in columns)]
     instructions.append(tuple(c.example for c in columns))
-    with _replacing(path) as temporary:
+    with replacing(path) as temporary:
         book = _Workbook(
             temporary, columns, sheet=TEMPLATE_SHEET, info_sheet="Instructions", lists=lists
         )

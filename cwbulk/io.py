@@ -21,7 +21,7 @@ import csv
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -114,6 +114,29 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> list[Shee
     return _read_workbook(path, head, sheet)
 
 
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` that replaces it only when the body succeeds."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise UsageError(
+            f"can't write {path}: {exc.strerror}", hint="Check that the folder exists."
+        ) from exc
+    os.close(fd)
+    try:
+        yield Path(name)
+        os.replace(name, path)
+    except OSError as exc:
+        raise UsageError(
+            f"can't write {path}: {exc.strerror}",
+            hint="Close the file if it is open in Excel, or choose another name.",
+        ) from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+
+
 def write_table(frame: pd.DataFrame, path: str | Path, *, sheet_name: str = "Sheet1") -> None:
     """Write ``frame`` (without its index) as UTF-8 CSV or as XLSX, chosen by the extension.
 
@@ -127,27 +150,11 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, sheet_name: str = "She
             f"can't write {path.name}: only .csv and .xlsx are supported",
             hint="Give a file name ending in .csv or .xlsx.",
         )
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=suffix, dir=path.parent)
-    except OSError as exc:
-        raise UsageError(
-            f"can't write {path}: {exc.strerror}", hint="Check that the folder exists."
-        ) from exc
-    os.close(fd)
-    try:
+    with replacing(path) as tmp_path:
         if suffix == ".csv":
-            frame.to_csv(tmp_name, index=False, encoding="utf-8")
+            frame.to_csv(tmp_path, index=False, encoding="utf-8")
         else:
-            _write_xlsx(frame, tmp_name, sheet_name)
-        os.replace(tmp_name, path)
-    except OSError as exc:
-        raise UsageError(
-            f"can't write {path}: {exc.strerror}",
-            hint="Close the file if it is open in Excel, or choose another name.",
-        ) from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+            _write_xlsx(frame, str(tmp_path), sheet_name)
 
 
 # ------------------------------------------------------------------------------ the file

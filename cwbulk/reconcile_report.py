@@ -14,15 +14,13 @@ workbook with xlsxwriter:
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cwbulk.errors import UsageError
+from cwbulk.io import replacing
 from cwbulk.reconcile import CHECKS, CLASSES, COLUMNS, MATCHED_BY, Item, ReconcileResult
 from cwbulk.report import describe_problem
 
@@ -153,16 +151,9 @@ def write_report(result: ReconcileResult, path: str | Path) -> ReconcileResult:
             f"can't write the report to {path.name}: it is a workbook",
             hint="Give a file name ending in .xlsx.",
         )
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".xlsx", dir=path.parent)
-    except OSError as exc:
-        raise UsageError(
-            f"can't write {path}: {exc.strerror}", hint="Check that the folder exists."
-        ) from exc
-    os.close(fd)
-    try:
+    with replacing(path) as tmp_path:
         book = xlsxwriter.Workbook(
-            tmp_name,
+            str(tmp_path),
             {
                 "constant_memory": True,
                 "strings_to_formulas": False,
@@ -172,15 +163,6 @@ def write_report(result: ReconcileResult, path: str | Path) -> ReconcileResult:
         )
         _Report(book, result).write()
         book.close()
-        os.replace(tmp_name, path)
-    except OSError as exc:
-        raise UsageError(
-            f"can't write {path}: {exc.strerror}",
-            hint="Close the file if it is open in Excel, or choose another name.",
-        ) from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
     return replace(result, path=path)
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from datetime import date, datetime
 from pathlib import Path
 
 import click
 
+from cwbulk.client import is_loopback_host
 from cwbulk.errors import UsageError
 from cwbulk.sandbox import (
     API_PREFIX,
@@ -29,15 +29,6 @@ _DB = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="The sandbox database [default: $CWBULK_SANDBOX_DB, else in cwbulk's data folder].",
 )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @click.group("sandbox")
@@ -118,7 +109,7 @@ def serve(
       cwbulk sandbox serve --latency-ms 50 --fail-rate 0.05 --lost-response-rate 0.02
       cwbulk sandbox serve --rate-limit 16
     """
-    if not _is_loopback(host) and not allow_remote:
+    if not is_loopback_host(host) and not allow_remote:
         raise UsageError(
             f"--host {host} is not a loopback address, and the sandbox's credentials are public.",
             hint="Add --allow-remote if you really mean to serve it to other machines.",
