@@ -104,6 +104,8 @@ class RetryPolicy:
     included); ``max_throttled`` bounds tries after 429s, which cost the server nothing.
     Backoff before retry *n* is uniform in ``[0, min(backoff_max, backoff_base * 2**n)]``
     (full jitter); a ``Retry-After`` longer than ``retry_after_max`` is cut to it.
+    ``learn_rate``: after a 429, cap the request rate at a little under what the server
+    accepted over the last second.
     """
 
     max_attempts: int = 5
@@ -112,6 +114,7 @@ class RetryPolicy:
     backoff_max: float = 30.0
     retry_after_max: float = 60.0
     retry_after_default: float = 5.0
+    learn_rate: bool = True
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Seconds to wait after failed try number ``attempt`` (1-based)."""
@@ -267,9 +270,11 @@ class _Gate:
         while self._accepted and self._accepted[0] < now - 1.0:
             self._accepted.popleft()
 
-    def throttled(self, seconds: float) -> None:
+    def throttled(self, seconds: float, *, learn: bool) -> None:
         """A 429: pause everything for ``seconds`` and lower the cap to what got through."""
         self.pause(seconds)
+        if not learn:
+            return
         now = time.monotonic()
         got_through = sum(1 for at in self._accepted if at >= now - 1.0)
         if got_through:
@@ -520,7 +525,7 @@ class CwClient:
                     raise _api_error(response, method, path)
                 delay = self.retry.throttle_delay(response.headers.get("Retry-After"))
                 log.info("%s %s: throttled (429); every request waits %.1fs", method, path, delay)
-                self._gate.throttled(delay)
+                self._gate.throttled(delay, learn=self.retry.learn_rate)
                 continue
             if status == 404 and method.upper() == "DELETE" and failures:
                 # An earlier try was lost after it deleted the record: that is success.

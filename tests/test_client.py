@@ -299,7 +299,7 @@ def test_429_waits_retry_after_up_to_the_cap(
     waits = Waits(real=True)
 
     async def counts() -> list[int]:
-        retry = RetryPolicy(retry_after_max=cap)
+        retry = RetryPolicy(retry_after_max=cap, learn_rate=False)
         async with over_http(served, retry=retry, sleep=waits) as client:
             return [await client.count("time/workTypes") for _ in range(2)]
 
@@ -315,7 +315,7 @@ def test_throttled_on_every_try_is_rate_limited(
     served_sandbox: Callable[..., ServedSandbox],
 ) -> None:
     served = served_sandbox(rate_limit=0.01)
-    retry = RetryPolicy(max_throttled=3, retry_after_max=0.01)
+    retry = RetryPolicy(max_throttled=3, retry_after_max=0.01, learn_rate=False)
 
     async def count() -> int:
         async with over_http(served, retry=retry, codebase="v4_6_release/") as client:
