@@ -134,7 +134,7 @@ async def apply_plan(
         return outcome
 
     try:
-        with _sigint_sets(stop, notify):
+        with sigint_sets(stop, notify):
             for batch in chunks(items, batch_size):
                 if stop.is_set() or stopped:
                     break
@@ -278,7 +278,7 @@ def _stop_reason(outcomes: Sequence[RowOutcome], failed: int, limit: int) -> str
 
 
 @contextlib.contextmanager
-def _sigint_sets(stop: asyncio.Event, notify: Callable[[str], None] | None) -> Iterator[None]:
+def sigint_sets(stop: asyncio.Event, notify: Callable[[str], None] | None) -> Iterator[None]:
     """While the batches run, Ctrl-C sets ``stop`` instead of raising KeyboardInterrupt."""
     loop = asyncio.get_running_loop()
 

@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from tqdm import tqdm
 
-from cwbulk.apply import DEFAULT_CONCURRENCY, _sigint_sets
+from cwbulk.apply import DEFAULT_CONCURRENCY, sigint_sets
 from cwbulk.client import AUTO_RATE, CwClient
 from cwbulk.conditions import and_, cond, in_chunks
 from cwbulk.connect import Connection
@@ -46,7 +46,7 @@ from cwbulk.errors import (
     UsageError,
     WriteOutcomeUnknown,
 )
-from cwbulk.export import ExportFilters, _lookup_ids, build_conditions
+from cwbulk.export import ExportFilters, build_conditions, lookup_ids
 from cwbulk.fields import load_reference
 from cwbulk.io import WORKBOOK_EXTENSIONS, read_table, write_table
 from cwbulk.resolve import Resolver
@@ -250,7 +250,7 @@ async def _sheet_conditions(client: CwClient, selection: Selection) -> str | Non
     ]
     if selection.members:
         resolver = Resolver(client, allow_inactive=True)
-        ids = await _lookup_ids(resolver, "members", selection.members, "--member")
+        ids = await lookup_ids(resolver, "members", selection.members, "--member")
         parts.append(cond("member/id", "in", ids))
     return and_(*parts) or None
 
@@ -869,7 +869,7 @@ async def execute(
     if run.to_send and confirm is not None and not confirm(run):
         return replace(run, declined=True)
     stop = asyncio.Event()
-    with _sigint_sets(stop, notify):
+    with sigint_sets(stop, notify):
         outcomes = await run_steps(
             client,
             run.steps,

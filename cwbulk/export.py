@@ -168,9 +168,10 @@ def day_window(date_from: date | None, date_to: date | None, tz: tzinfo) -> str:
     return and_(*parts)
 
 
-async def _lookup_ids(
+async def lookup_ids(
     resolver: Resolver, kind: str, values: Sequence[str], option: str
 ) -> list[int]:
+    """The ids of the ``kind`` records named by an option's ``values``; UsageError if unknown."""
     index = await resolver.index(kind)
     ids = []
     for value in values:
@@ -204,10 +205,10 @@ async def build_conditions(resolver: Resolver, filters: ExportFilters, tz: tzinf
     """
     parts = [day_window(filters.date_from, filters.date_to, tz)]
     if filters.members:
-        ids = await _lookup_ids(resolver, "members", filters.members, "--member")
+        ids = await lookup_ids(resolver, "members", filters.members, "--member")
         parts.append(cond("member/id", "in", ids))
     if filters.companies:
-        ids = await _lookup_ids(resolver, "companies", filters.companies, "--company")
+        ids = await lookup_ids(resolver, "companies", filters.companies, "--company")
         parts.append(cond("company/id", "in", ids))
     if filters.tickets:
         parts.append(cond("chargeToType", "in", _TICKET_TYPES))

@@ -207,11 +207,11 @@ def import_file(
     """
     options.check()
     path = Path(path)
-    validation = _validate(path, _with_profile_zone(options.read, connection))
+    validation = _validate(path, with_profile_zone(options.read, connection))
     return asyncio.run(_import(path, validation, options, connection, confirm, progress, notify))
 
 
-def _with_profile_zone(read: ReadOptions, connection: Connection) -> ReadOptions:
+def with_profile_zone(read: ReadOptions, connection: Connection) -> ReadOptions:
     """The time zone rule: --tz, else the mapping file's, else the profile's, else the
     system's (validation knows the first, second and last)."""
     zone = connection.profile.timezone

@@ -40,7 +40,7 @@ from cwbulk.connect import Connection
 from cwbulk.errors import InputError, UsageError
 from cwbulk.export import day_window, entries_frame
 from cwbulk.fields import canonical_columns
-from cwbulk.importer import ENTRY_FIELDS, _with_profile_zone, desired_rows
+from cwbulk.importer import ENTRY_FIELDS, desired_rows, with_profile_zone
 from cwbulk.io import write_table
 from cwbulk.plan import (
     DesiredRow,
@@ -379,7 +379,7 @@ def reconcile_file(
     """
     options.check()
     path = Path(path)
-    read = _with_profile_zone(options.read, connection)
+    read = with_profile_zone(options.read, connection)
 
     def reading(done: int, total: int) -> None:
         if progress is not None:
