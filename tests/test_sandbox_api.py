@@ -7,6 +7,8 @@ response hook (see sandbox_fixtures.py).
 from __future__ import annotations
 
 import re
+import sqlite3
+from contextlib import closing
 from datetime import date, timedelta
 from typing import Any
 
@@ -862,3 +864,17 @@ def test_a_new_ticket_on_a_closed_status_refuses_time(sandbox_client) -> None:
     answer = sandbox_client.post("/time/entries", json=new_entry(chargeToId=ticket["id"]))
     assert ticket["closedFlag"] is True and ticket["board"]["name"] == "Network Ops"
     assert answer.status_code == 400 and answer.json()["code"] == "TimeEntryApi"
+
+
+def test_a_listing_sees_writes_made_between_its_pages(sandbox_client, sandbox_db) -> None:
+    params = {"orderBy": "id desc", "pageSize": 5, "conditions": 'member/identifier = "abaker"'}
+    before = sandbox_client.get("/time/entries", params=params).json()
+    made = sandbox_client.post("/time/entries", json=new_entry()).json()
+    after = sandbox_client.get("/time/entries", params=params).json()
+    assert [e["id"] for e in after] == [made["id"], *(e["id"] for e in before[:4])]
+
+    # A write by another process (another connection to the file) is seen too.
+    with closing(sqlite3.connect(sandbox_db)) as other, other:
+        other.execute("DELETE FROM time_entries WHERE id = ?", (made["id"],))
+    again = sandbox_client.get("/time/entries", params=params).json()
+    assert [e["id"] for e in again] == [e["id"] for e in before]

@@ -567,8 +567,9 @@ class _Api:
                 except ConditionError as exc:
                     message = f"The orderBy is invalid: {exc}."
                     raise _bad_parameter(resource, "orderBy", message) from exc
-                total = self.store.count(resource, where, values)
-                rows = self.store.rows(resource, where, values, order, size, (page - 1) * size)
+                total, rows = self.store.page(
+                    resource, where, values, order, size, (page - 1) * size
+                )
                 headers["Link"] = self._links(request, page, size, max(1, math.ceil(total / size)))
             if parent is not None:
                 href = f"{self._base(request)}{API_PREFIX}/time/entries/"

@@ -955,6 +955,11 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
         self._lock = threading.RLock()
+        # The ids matching the last listed query, so that page 2..n of a listing don't each
+        # scan and sort every match again; stamped with this connection's writes and
+        # SQLite's data_version (which moves when another process writes the file).
+        self._writes = 0
+        self._listing: tuple[tuple[object, ...], tuple[int, int], list[int]] | None = None
         self._db: sqlite3.Connection | None = sqlite3.connect(
             self.path, check_same_thread=False, isolation_level=None, timeout=10.0
         )
@@ -993,6 +998,7 @@ class Store:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+            self._writes += 1
 
     def rebuild(self, db: sqlite3.Connection) -> None:
         """Drop every table and create the empty schema (inside a write transaction)."""
@@ -1046,6 +1052,34 @@ class Store:
         )
         with self._lock:
             return self.db.execute(sql, (*params, limit, offset)).fetchall()
+
+    def page(
+        self,
+        resource: Resource,
+        where: str,
+        params: tuple[object, ...],
+        order: str,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[tuple[int, str]]]:
+        """How many records match, and ``(id, body)`` of one page of them in ``order``."""
+        key = (resource.table, where, params, order)
+        with self._lock:
+            stamp = (self._writes, self.db.execute("PRAGMA data_version").fetchone()[0])
+            if self._listing is None or self._listing[:2] != (key, stamp):
+                sql = f"SELECT id FROM {resource.table} WHERE {where} ORDER BY {order}"
+                ids = [row[0] for row in self.db.execute(sql, params)]
+                self._listing = (key, stamp, ids)
+            ids = self._listing[2]
+            wanted = ids[offset : offset + limit]
+            bodies = dict(
+                self.db.execute(
+                    f"SELECT id, body FROM {resource.table} "
+                    "WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(wanted),),
+                )
+            )
+        return len(ids), [(i, bodies[i]) for i in wanted if i in bodies]
 
     def count(self, resource: Resource, where: str = "1", params: tuple[object, ...] = ()) -> int:
         """How many records match an SQL condition."""
