@@ -6,12 +6,13 @@ seeded database, on a free loopback port), so the server never competes with the
 importer for a GIL:
 
 1. 2,000 creates, served with 50 ms latency: ``cwbulk import --yes`` with the default
-   settings and with the rate cap lifted (``--max-rate 0``), beside a naive loop that
-   POSTs the same bodies one after another with httpx, and beside bare asyncio + httpx
-   with the same concurrency (the ceiling). Target: at least 8× the loop.
+   settings, beside a naive loop that POSTs the same bodies one after another with
+   httpx, and beside bare asyncio + httpx with the same concurrency (the ceiling).
+   Target: at least 8× the loop.
 2. The same 2,000 creates with the server throttling at 20 requests/s (and 50 ms
-   latency), imported with ``--max-rate 20``: the sustained create rate (target at least
-   18/s, no failed rows) and HTTP requests per created row (target at most 1.05).
+   latency), imported with the default settings (``--max-rate auto`` learns the limit
+   from the first 429s): the sustained create rate (target at least 18/s, no failed
+   rows) and HTTP requests per created row (target at most 1.05).
 3. A dry run of 10,000 rows against the 10,000 entries a first import of them made:
    the HTTP requests it costs, resolution included (target at most 40).
 
