@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
 
-from cwbulk.commands.options import tz_option
+from cwbulk.commands.options import member_option, period_options, tz_option
 from cwbulk.connect import connection
 from cwbulk.export import ExportFilters, ExportResult, export_entries
 from cwbulk.fields import load_reference
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from cwbulk.cli import AppContext
 
 _FIELDS = load_reference().fields
-_DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command("export")
@@ -33,15 +32,8 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
     metavar="FILE",
     help="Where to write: .xlsx (with dropdowns), .csv or .json (records as the API has them).",
 )
-@click.option("--from", "date_from", type=_DAY, metavar="YYYY-MM-DD", help="First day (local).")
-@click.option("--to", "date_to", type=_DAY, metavar="YYYY-MM-DD", help="Last day, included.")
-@click.option(
-    "--member",
-    "members",
-    multiple=True,
-    metavar="NAME",
-    help="Only this member (identifier, e-mail or name); repeat for several.",
-)
+@period_options()
+@member_option
 @click.option(
     "--company",
     "companies",
@@ -83,8 +75,8 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 def command(
     app: AppContext,
     output: Path,
-    date_from: datetime | None,
-    date_to: datetime | None,
+    date_from: date | None,
+    date_to: date | None,
     members: tuple[str, ...],
     companies: tuple[str, ...],
     tickets: tuple[int, ...],
@@ -112,8 +104,8 @@ def command(
     if note and not app.quiet:
         emit_text(f"Note: {note}")
     filters = ExportFilters(
-        date_from=date_from.date() if date_from is not None else None,
-        date_to=date_to.date() if date_to is not None else None,
+        date_from=date_from,
+        date_to=date_to,
         members=members,
         companies=companies,
         tickets=tickets,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -160,4 +161,40 @@ max_rate_option = click.option(
     help=f"Requests per second at most. auto: {CONNECTWISE_RATE:g}/s on a ConnectWise site "
     "(it throttles above ~1,000 a minute), no cap on the sandbox; 0: no cap. A 429 lowers "
     "the cap to what the server accepts.",
+)
+
+
+def _as_day(_ctx: click.Context, _param: click.Parameter, value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+def period_options(*, required: bool = False) -> Callable[[F], F]:
+    """``--from``/``--to`` as dates: inclusive local days in ``--tz``, in every command."""
+
+    def decorate(func: F) -> F:
+        for name, dest, text in (
+            ("--to", "date_to", "Last day of the period, included (local, in --tz)."),
+            ("--from", "date_from", "First day of the period (local, in --tz)."),
+        ):
+            func = click.option(
+                name,
+                dest,
+                type=click.DateTime(["%Y-%m-%d"]),
+                callback=_as_day,
+                required=required,
+                metavar="YYYY-MM-DD",
+                help=text,
+            )(func)
+        return func
+
+    return decorate
+
+
+#: ``--member``, repeatable: members by identifier, e-mail or name.
+member_option = click.option(
+    "--member",
+    "members",
+    multiple=True,
+    metavar="NAME",
+    help="Only this member (identifier, e-mail or name); repeat for several.",
 )

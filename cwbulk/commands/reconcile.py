@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
 
-from cwbulk.commands.options import read_options
+from cwbulk.commands.options import period_options, read_options
 from cwbulk.connect import connection
 from cwbulk.errors import UsageError
 from cwbulk.reconcile import (
@@ -30,27 +30,11 @@ if TYPE_CHECKING:
     from cwbulk.validate import ReadOptions
 
 _PATH = click.Path(dir_okay=False, path_type=Path)
-_DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command("reconcile")
 @click.argument("file", type=_PATH)
-@click.option(
-    "--from",
-    "date_from",
-    type=_DAY,
-    required=True,
-    metavar="YYYY-MM-DD",
-    help="First day of the period (local, in --tz).",
-)
-@click.option(
-    "--to",
-    "date_to",
-    type=_DAY,
-    required=True,
-    metavar="YYYY-MM-DD",
-    help="Last day of the period, included.",
-)
+@period_options(required=True)
 @read_options
 @click.option(
     "--tolerance",
@@ -87,8 +71,8 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 def command(
     app: AppContext,
     file: Path,
-    date_from: datetime,
-    date_to: datetime,
+    date_from: date,
+    date_to: date,
     read: ReadOptions,
     tolerance: float,
     by: str,
@@ -121,8 +105,8 @@ def command(
     if fix_path is not None and fix_path.suffix.lower() not in (".csv", ".xlsx"):
         raise UsageError(f"--fix {fix_path.name}: write .csv or .xlsx", hint="End it in .csv.")
     options = ReconcileOptions(
-        date_from=date_from.date(),
-        date_to=date_to.date(),
+        date_from=date_from,
+        date_to=date_to,
         read=read,
         tolerance=tolerance,
         by=by,  # type: ignore[arg-type]

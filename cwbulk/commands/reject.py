@@ -9,17 +9,14 @@ from typing import TYPE_CHECKING
 import click
 
 from cwbulk.approval import ActionOptions, Selection, reject_entries
-from cwbulk.commands.options import tz_option
+from cwbulk.commands.options import member_option, period_options, tz_option
 from cwbulk.commands.sheets import (
     action_options,
     check_can_confirm,
     confirmer,
     finish,
-    from_option,
     ids_option,
-    member_option,
     open_connection,
-    to_option,
 )
 
 if TYPE_CHECKING:
@@ -28,8 +25,7 @@ if TYPE_CHECKING:
 
 @click.command("reject")
 @member_option
-@from_option
-@to_option
+@period_options()
 @click.option(
     "--ticket",
     "tickets",

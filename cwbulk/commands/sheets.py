@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,7 +23,7 @@ from cwbulk.approval import (
     run_sheet_action,
     sheets_table,
 )
-from cwbulk.commands.options import max_rate_option
+from cwbulk.commands.options import max_rate_option, member_option, period_options
 from cwbulk.connect import Connection, connection
 from cwbulk.errors import UsageError
 from cwbulk.io import write_table
@@ -41,33 +41,6 @@ _NOUNS = {"sheets": ("time sheet", "time sheets"), "entries": ("time entry", "ti
 # --- options shared by the actions (and, in part, by `cwbulk reject`) ---------------------
 
 
-def _day(_ctx: click.Context, _param: click.Parameter, value: datetime | None) -> date | None:
-    return value.date() if value is not None else None
-
-
-member_option = click.option(
-    "--member",
-    "members",
-    multiple=True,
-    metavar="NAME",
-    help="Only this member (identifier, e-mail or name); repeat for several.",
-)
-from_option = click.option(
-    "--from",
-    "date_from",
-    type=click.DateTime(["%Y-%m-%d"]),
-    callback=_day,
-    metavar="YYYY-MM-DD",
-    help="First day of the period.",
-)
-to_option = click.option(
-    "--to",
-    "date_to",
-    type=click.DateTime(["%Y-%m-%d"]),
-    callback=_day,
-    metavar="YYYY-MM-DD",
-    help="Last day of the period (included).",
-)
 status_option = click.option(
     "--status",
     "statuses",
@@ -252,8 +225,7 @@ def command() -> None:
 
 @command.command("list")
 @member_option
-@from_option
-@to_option
+@period_options()
 @status_option
 @click.option(
     "-o",
@@ -333,8 +305,7 @@ def _action_command(action: str) -> click.Command:
     summary, example = _HELP[action]
 
     @member_option
-    @from_option
-    @to_option
+    @period_options()
     @status_option
     @ids_option
     @action_options
