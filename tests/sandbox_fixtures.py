@@ -257,6 +257,16 @@ class ServedSandbox:
         """The database this sandbox serves."""
         return Path(self.config.db_path)
 
+    def environment(self) -> dict[str, str]:
+        """The CWBULK_* variables that point cwbulk at this sandbox."""
+        return {
+            "CWBULK_SITE": self.url,
+            "CWBULK_COMPANY": self.company,
+            "CWBULK_PUBLIC_KEY": self.public_key,
+            "CWBULK_PRIVATE_KEY": self.private_key,
+            "CWBULK_CLIENT_ID": self.client_id,
+        }
+
     def auth_headers(self) -> dict[str, str]:
         """Authorization and clientId headers for this sandbox's credentials."""
         return auth_headers(self.company, self.public_key, self.private_key, self.client_id)

@@ -134,13 +134,7 @@ def test_bad_options_are_usage_errors(args: list[str], fragment: str) -> None:
 
 def test_pages_of_1000_with_only_the_needed_fields_over_http(served_sandbox, tmp_path: Path):
     served = served_sandbox()
-    env = {
-        "CWBULK_SITE": served.url,
-        "CWBULK_COMPANY": served.company,
-        "CWBULK_PUBLIC_KEY": served.public_key,
-        "CWBULK_PRIVATE_KEY": served.private_key,
-        "CWBULK_CLIENT_ID": served.client_id,
-    }
+    env = served.environment()
     served.clear_requests()
     result = cwbulk("--json", "export", "-o", str(tmp_path / "all.csv"), "--tz", "UTC", env=env)
     assert result.exit_code == 0, result.output

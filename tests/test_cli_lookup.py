@@ -29,13 +29,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> Result:
 
 def served_env(served: Any, **changes: str) -> dict[str, str]:
     """CWBULK_* variables pointing at a served sandbox."""
-    env = {
-        "CWBULK_SITE": served.url,
-        "CWBULK_COMPANY": served.company,
-        "CWBULK_PUBLIC_KEY": served.public_key,
-        "CWBULK_PRIVATE_KEY": served.private_key,
-        "CWBULK_CLIENT_ID": served.client_id,
-    }
+    env = served.environment()
     return {**env, **changes}
 
 

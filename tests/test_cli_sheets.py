@@ -284,13 +284,7 @@ def test_every_answer_lost_still_approves_each_sheet_once(
     served_sandbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     served = served_sandbox(lost_response_rate=1.0)
-    for name, value in {
-        "CWBULK_SITE": served.url,
-        "CWBULK_COMPANY": served.company,
-        "CWBULK_PUBLIC_KEY": served.public_key,
-        "CWBULK_PRIVATE_KEY": served.private_key,
-        "CWBULK_CLIENT_ID": served.client_id,
-    }.items():
+    for name, value in served.environment().items():
         monkeypatch.setenv(name, value)
     results = tmp_path / "approved.csv"
     result = cwbulk(

@@ -42,16 +42,6 @@ def write_rows(path: Path) -> Path:
     return path
 
 
-def environment(served) -> dict[str, str]:
-    return {
-        "CWBULK_SITE": served.url,
-        "CWBULK_COMPANY": served.company,
-        "CWBULK_PUBLIC_KEY": served.public_key,
-        "CWBULK_PRIVATE_KEY": served.private_key,
-        "CWBULK_CLIENT_ID": served.client_id,
-    }
-
-
 def import_args(sheet: Path, journal: Path) -> list[str]:
     return [
         "--json",
@@ -72,7 +62,7 @@ def import_args(sheet: Path, journal: Path) -> list[str]:
 
 
 def start_import(served, sheet: Path, journal: Path) -> subprocess.Popen:
-    env = {**os.environ, **environment(served)}
+    env = {**os.environ, **served.environment()}
     return subprocess.Popen(
         [sys.executable, "-m", "cwbulk", "-q", *import_args(sheet, journal)],
         env=env,
@@ -130,7 +120,7 @@ def guid_counts(served, guids: set[str]) -> dict[str, int]:
 
 
 def rerun(served, sheet: Path, journal: Path) -> dict:
-    result = CliRunner().invoke(cli, import_args(sheet, journal), env=environment(served))
+    result = CliRunner().invoke(cli, import_args(sheet, journal), env=served.environment())
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -155,7 +145,7 @@ def test_a_killed_import_reruns_to_exactly_one_entry_per_row(
     sheet = write_rows(tmp_path / "t.csv")
     journal = tmp_path / "journal.sqlite"
     planned = CliRunner().invoke(
-        cli, [*import_args(sheet, journal)[:-9], "--dry-run"], env=environment(served)
+        cli, [*import_args(sheet, journal)[:-9], "--dry-run"], env=served.environment()
     )
     plan = json.loads(Path(json.loads(planned.stdout)["plan"]).read_text(encoding="utf-8"))
     guids = {i["mobileGuid"] for i in plan["items"]}

@@ -21,18 +21,8 @@ COLUMNS = ("id", "member", "date", "start", "end", "chargeToType", "chargeTo", "
 FIRST_DAY = date.today() + timedelta(days=21)
 
 
-def environment(served) -> dict[str, str]:
-    return {
-        "CWBULK_SITE": served.url,
-        "CWBULK_COMPANY": served.company,
-        "CWBULK_PUBLIC_KEY": served.public_key,
-        "CWBULK_PRIVATE_KEY": served.private_key,
-        "CWBULK_CLIENT_ID": served.client_id,
-    }
-
-
 def cwbulk(served, *args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), env=environment(served), input=input)
+    return CliRunner().invoke(cli, list(args), env=served.environment(), input=input)
 
 
 def sheet(path: Path, rows: list[dict[str, str]]) -> Path:

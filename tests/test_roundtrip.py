@@ -104,13 +104,7 @@ def special(roundtrip_template) -> dict[str, int]:
 
 
 def cwbulk(served, *args: str) -> Result:
-    env = {
-        "CWBULK_SITE": served.url,
-        "CWBULK_COMPANY": served.company,
-        "CWBULK_PUBLIC_KEY": served.public_key,
-        "CWBULK_PRIVATE_KEY": served.private_key,
-        "CWBULK_CLIENT_ID": served.client_id,
-    }
+    env = served.environment()
     return CliRunner().invoke(cli, ["--json", *args], env=env)
 
 
