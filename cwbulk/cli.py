@@ -7,6 +7,7 @@ command or group); ``COMMAND_MODULES`` lists them.
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 
 import click
@@ -96,6 +97,8 @@ def cli(
     """
     if profile and sandbox:
         raise click.UsageError("--profile and --sandbox can't be used together.")
+    if verbose:
+        _log_to_stderr(logging.INFO if verbose == 1 else logging.DEBUG)
     ctx.obj = AppContext(
         profile=profile,
         sandbox=sandbox,
@@ -104,6 +107,21 @@ def cli(
         verbose=verbose,
         debug=debug,
     )
+
+
+def _log_to_stderr(level: int) -> None:
+    """-v: cwbulk's own log lines (retries, throttling) on stderr; they carry no secrets."""
+    logger = logging.getLogger("cwbulk")
+    if not any(isinstance(h, _EchoHandler) for h in logger.handlers):
+        logger.addHandler(_EchoHandler())
+    logger.setLevel(level)
+
+
+class _EchoHandler(logging.Handler):
+    """Log records through click on whatever stderr is current (tests swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"cwbulk: {record.getMessage()}", err=True)
 
 
 def _register_commands() -> None:

@@ -86,7 +86,7 @@ def test_failing_commands_never_show_the_private_key(
         "CWBULK_PRIVATE_KEY": SECRET,
         "CWBULK_CLIENT_ID": client_id,
     }
-    flags = ["--debug"] if debug else []
+    flags = ["--debug", "-vv"] if debug else ["-v"]
     commands = [
         ([*flags, "--profile", "leaky", "ping"], {}),
         ([*flags, "--profile", "leaky", "lookup", "members", "-o", str(tmp_path / "m.csv")], {}),
