@@ -364,6 +364,7 @@ STATUS_FIELDS = {
     "inactive_work_type": {"workType"},
     "inactive_work_role": {"workRole"},
     "ticket_closed": {"chargeToType", "chargeToId"},
+    "ticket_no_time": {"chargeToType", "chargeToId"},
     "charge_code_without_time": {"chargeToType", "chargeToId"},
 }
 

@@ -1,8 +1,10 @@
 """Names in a timesheet → ConnectWise ids, cached and batched, with suggestions.
 
 A ``Resolver`` reads each reference list (members, work types, work roles, companies,
-charge codes) at most once per run and checks tickets in batches of ``id in (...)``, so a
-file costs requests in proportion to its *distinct* values, not its rows. Every problem of
+charge codes) at most once per run and checks tickets in batches of ``id in (...)``, then
+reads the statuses of each distinct board those tickets sit on (once per run) to learn
+whether a ticket's status takes time, so a file costs requests in proportion to its
+*distinct* values, not its rows. Every problem of
 the file comes back at once as ``RowProblem``s (sheet, row, column, value, fix).
 
 Matching is case-, whitespace- and unicode-insensitive (NFKC + casefold). Members match
@@ -13,10 +15,11 @@ identifier, then name; the rest by name (charge codes also by id).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -24,10 +27,11 @@ from rapidfuzz import fuzz, process
 
 from cwbulk.client import CwClient
 from cwbulk.conditions import MAX_CONDITIONS_LENGTH, and_, cond, encoded_length, in_chunks, or_
-from cwbulk.errors import UsageError
+from cwbulk.errors import NotFound, PermissionDenied, UsageError
 from cwbulk.problems import RowProblem
 
 Record = dict[str, Any]
+log = logging.getLogger(__name__)
 
 #: The id columns ``Resolution.ids`` holds, on the frame's index.
 ID_COLUMNS = ("memberId", "companyId", "chargeToId", "workTypeId", "workRoleId")
@@ -159,6 +163,7 @@ STATUS_CODES = frozenset(
         "inactive_work_type",
         "inactive_work_role",
         "ticket_closed",
+        "ticket_no_time",
         "charge_code_without_time",
     }
 )
@@ -225,7 +230,11 @@ class NameIndex:
 
 @dataclass(frozen=True)
 class Ticket:
-    """What the resolver learnt about one service or project ticket."""
+    """What the resolver learnt about one service or project ticket.
+
+    ``allows_time`` is False for a closed ticket; in a ``Resolution`` also for one whose
+    board status forbids time (``timeEntryNotAllowed``).
+    """
 
     type: str
     id: int
@@ -233,6 +242,8 @@ class Ticket:
     company: str | None
     status: str | None
     allows_time: bool
+    board_id: int | None = None
+    status_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -257,6 +268,7 @@ class Resolver:
         self.allow_inactive = allow_inactive
         self._indexes: dict[str, asyncio.Task[NameIndex]] = {}
         self._tickets: dict[tuple[str, int], Ticket | None] = {}
+        self._boards: dict[int, asyncio.Task[dict[int, Record]]] = {}
 
     async def index(self, kind: str) -> NameIndex:
         """The named reference list (read from ConnectWise the first time only)."""
@@ -280,7 +292,7 @@ class Resolver:
                         path,
                         params={
                             "conditions": chunk,
-                            "fields": "id,company,status,closedFlag",
+                            "fields": "id,company,board,status,closedFlag",
                             "pageSize": 1000,
                         },
                     )
@@ -295,13 +307,34 @@ class Resolver:
         found = {i: self._tickets[(ticket_type, i)] for i in wanted}
         return {i: t for i, t in found.items() if t is not None}
 
+    async def board_statuses(self, board_id: int) -> dict[int, Record]:
+        """A board's statuses by id (read from ConnectWise the first time only).
+
+        Empty when ConnectWise won't list them (no such board, or no permission to read
+        board setup): the ticket then goes unchecked, and a POST still reports it.
+        """
+        if board_id not in self._boards:
+            self._boards[board_id] = asyncio.ensure_future(self._read_board(board_id))
+        return await self._boards[board_id]
+
+    async def _read_board(self, board_id: int) -> dict[int, Record]:
+        try:
+            records = await self.client.get(
+                f"service/boards/{board_id}/statuses", params={"pageSize": 1000}
+            )
+        except (NotFound, PermissionDenied) as exc:
+            log.warning("can't read the statuses of board %s: %s", board_id, exc)
+            return {}
+        return {int(r["id"]): r for r in records or []}
+
     async def resolve(self, frame: pd.DataFrame) -> Resolution:
         """Ids for every row of ``frame`` (the canonical columns plus ``sheet``, ``row``).
 
         Blank work types and roles stay empty (ConnectWise defaults them); a blank
         company is taken from the row's ticket or charge code; a company that
         contradicts it is a problem. A blank chargeToType means time against a company.
-        A record with a ``STATUS_CODES`` problem (inactive, closed) still gets its id.
+        A record with a ``STATUS_CODES`` problem (inactive, closed, a ticket status that
+        takes no time) still gets its id.
         """
         text = {col: _column(frame, col) for col in _INPUT_COLUMNS}
         charge_types = text["chargeToType"].map(_charge_to_type)
@@ -419,6 +452,7 @@ class Resolver:
         noun = _TICKET_NOUN[ticket_type]
         numbers = {value: _ticket_number(value) for value in values}
         found = await self.tickets(ticket_type, (n for n in numbers.values() if n is not None))
+        no_time = await self._no_time_tickets(found.values())
         matches: dict[str, Match] = {}
         for value, number in numbers.items():
             ticket = found.get(number) if number is not None else None
@@ -448,7 +482,32 @@ class Resolver:
                         "— change its status in ConnectWise first",
                         record,
                     )
-        return matches, {(ticket_type, t.id): t for t in found.values()}
+                elif ticket.id in no_time:
+                    matches[value] = _failure(
+                        "ticket_no_time",
+                        f"{noun} {number} in row ",
+                        f" is {ticket.status}, a status that takes no time — reopen it "
+                        "or charge the time elsewhere",
+                        record,
+                    )
+        return matches, {
+            (ticket_type, t.id): replace(t, allows_time=False) if t.id in no_time else t
+            for t in found.values()
+        }
+
+    async def _no_time_tickets(self, tickets: Iterable[Ticket]) -> set[int]:
+        """The ids of open ``tickets`` whose board status forbids time (one read per board)."""
+        open_tickets = [t for t in tickets if t.allows_time and t.board_id is not None]
+        boards = sorted({t.board_id for t in open_tickets if t.board_id is not None})
+        found = await asyncio.gather(*(self.board_statuses(b) for b in boards))
+        statuses = dict(zip(boards, found, strict=True))
+        return {
+            t.id
+            for t in open_tickets
+            if t.board_id is not None
+            and t.status_id is not None
+            and statuses[t.board_id].get(t.status_id, {}).get("timeEntryNotAllowed")
+        }
 
     @staticmethod
     def _check_companies(
@@ -517,14 +576,16 @@ def _ticket_number(value: str) -> int | None:
 
 def _ticket(ticket_type: str, record: Record) -> Ticket:
     company = record.get("company") or {}
-    status = (record.get("status") or {}).get("name")
+    status = record.get("status") or {}
     return Ticket(
         type=ticket_type,
         id=int(record["id"]),
         company_id=company.get("id"),
         company=company.get("identifier") or company.get("name"),
-        status=status,
+        status=status.get("name"),
         allows_time=not record.get("closedFlag"),
+        board_id=(record.get("board") or {}).get("id"),
+        status_id=status.get("id"),
     )
 
 

@@ -349,11 +349,24 @@ def test_requests_grow_with_distinct_values_not_rows(
     large, large_result = requests_for(file_of(10_000))
     assert large_result.ids["memberId"].notna().all()
     assert large_result.ids["chargeToId"].notna().sum() > 0
-    assert {p.code for p in large_result.problems} <= {"ticket_closed"}
+    assert {p.code for p in large_result.problems} <= {"ticket_closed", "ticket_no_time"}
     assert large == small, "10,000 rows must cost what 150 rows with the same values cost"
     # companyinfo + count and page for members and work types + one ticket batch
-    assert large <= 6, served.requests()
+    # + the statuses of each board of the open tickets
+    boards = _open_ticket_boards(served.db_path, "service_tickets", tickets)
+    assert large <= 6 + len(boards), served.requests()
     assert {p.code for p in small_result.problems} == {p.code for p in large_result.problems}
+
+
+def _open_ticket_boards(db_path: Path, table: str, ids: list[str]) -> set[int]:
+    """The boards of the tickets among ``ids`` that are not closed, read from the database."""
+    with closing(sqlite3.connect(db_path)) as db:
+        rows = db.execute(
+            f"SELECT json_extract(body, '$.board.id') FROM {table} "
+            f"WHERE id IN ({','.join('?' * len(ids))}) AND NOT json_extract(body, '$.closedFlag')",
+            [int(i) for i in ids],
+        ).fetchall()
+    return {board for (board,) in rows}
 
 
 NASTY_NAMES = ['O"Brien', "d'Arcy", "[x]", "50%", "a*b", "back\\slash", "Zoë", "名前", "x) or (1=1"]
@@ -411,3 +424,89 @@ ROUND_TRIPS: list[str] = []
 def _fold(text: object) -> str:
     """Case- and whitespace-insensitive form (the rule lookups promise), for checking."""
     return " ".join(unicodedata.normalize("NFKC", str(text)).casefold().split())
+
+
+def _ticket_in(db_path: Path, board: str, status: str) -> int:
+    """The lowest id of a service ticket on ``board`` in ``status``, read from the database."""
+    with closing(sqlite3.connect(db_path)) as db:
+        row = db.execute(
+            "SELECT min(id) FROM service_tickets WHERE json_extract(body, '$.board.name') = ? "
+            "AND json_extract(body, '$.status.name') = ?",
+            (board, status),
+        ).fetchone()
+    assert row[0] is not None, f"no service ticket on {board} in {status}"
+    return row[0]
+
+
+@pytest.mark.parametrize(
+    ("status", "takes_time"),
+    [
+        pytest.param("Resolved", False, id="resolved"),
+        pytest.param("In Progress", True, id="in-progress"),
+        pytest.param("Waiting on Client", True, id="waiting"),
+    ],
+)
+def test_a_ticket_whose_status_takes_no_time_is_a_problem(
+    sandbox_transport: Any, sandbox_db: Path, status: str, takes_time: bool
+) -> None:
+    ticket = _ticket_in(sandbox_db, "Field Service", status)
+    other = _ticket_in(sandbox_db, "Help Desk", "New")
+    frame = frame_of(
+        [
+            ("abaker", "ServiceTicket", str(other), "", "", ""),
+            ("abaker", "ServiceTicket", f"#{ticket}", "", "", ""),
+            ("abaker", "ProjectTicket", "5002", "", "", ""),
+        ]
+    )
+    result = resolve(frame, sandbox_transport)
+    problem = (
+        ("Sheet1", 3, "chargeTo", f"#{ticket}", "ticket_no_time"),
+        f"service ticket {ticket} in row 3 is {status}, a status that takes no time "
+        "— reopen it or charge the time elsewhere",
+    )
+    assert [((p.sheet, p.row, p.column, p.value, p.code), p.message) for p in result.problems] == (
+        [] if takes_time else [problem]
+    )
+    # The id stays, so a row of an exported sheet that leaves its entry there still passes.
+    assert "ticket_no_time" in STATUS_CODES
+    assert result.ids.loc[3, "chargeToId"] == ticket
+    assert result.ids.loc[3, "companyId"] == result.tickets[("ServiceTicket", ticket)].company_id
+    assert result.tickets[("ServiceTicket", ticket)].allows_time is takes_time
+    assert result.tickets[("ServiceTicket", other)].allows_time
+
+
+def test_board_statuses_are_read_once_per_distinct_board(
+    served_sandbox: Callable[..., Any],
+) -> None:
+    served = served_sandbox()
+    service = [str(n) for n in range(1001, 1241, 7)]
+    project = [str(n) for n in range(5001, 5041, 3)]
+    boards = _open_ticket_boards(served.db_path, "service_tickets", service)
+    boards |= _open_ticket_boards(served.db_path, "project_tickets", project)
+    assert len(boards) == 4, "the file should reach every seeded board"
+
+    def file_of(rows: int) -> pd.DataFrame:
+        return frame_of(
+            [
+                ("abaker", "ServiceTicket", service[n % len(service)], "", "", "")
+                if n % 2
+                else ("abaker", "ProjectTicket", project[n % len(project)], "", "", "")
+                for n in range(rows)
+            ]
+        )
+
+    def statuses_read(frame: pd.DataFrame) -> tuple[list[str], Resolution]:
+        served.clear_requests()
+        result = resolve(frame, served=served)
+        paths = [r["path"] for r in served.requests() if r["path"].endswith("/statuses")]
+        return sorted(paths), result
+
+    small, small_result = statuses_read(file_of(120))
+    large, large_result = statuses_read(file_of(3000))
+    assert (
+        small
+        == large
+        == sorted(f"/v4_6_release/apis/3.0/service/boards/{b}/statuses" for b in boards)
+    )
+    assert "ticket_no_time" in {p.code for p in large_result.problems}
+    assert {p.code for p in small_result.problems} == {p.code for p in large_result.problems}

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_fixtures import auth_headers
+from sandbox_fixtures import auth_headers, in_process_client
 
 from cwbulk.sandbox.store import BLOCKED_TICKET_MESSAGE
 
@@ -878,3 +878,67 @@ def test_a_listing_sees_writes_made_between_its_pages(sandbox_client, sandbox_db
         other.execute("DELETE FROM time_entries WHERE id = ?", (made["id"],))
     again = sandbox_client.get("/time/entries", params=params).json()
     assert [e["id"] for e in again] == [e["id"] for e in before]
+
+
+# --- board statuses (not in the trimmed spec: shaped after cw-api-notes.md) --------------------
+
+
+@pytest.mark.parametrize(
+    ("board", "expected"),
+    [
+        pytest.param(
+            "Field Service",
+            {
+                "New": (False, False),
+                "In Progress": (False, False),
+                "Waiting on Client": (False, False),
+                "Scheduled": (False, False),
+                "Resolved": (False, True),
+                ">Closed": (True, True),
+            },
+            id="service-board",
+        ),
+        pytest.param(
+            "Professional Services",
+            {
+                "Open": (False, False),
+                "In Progress": (False, False),
+                "On Hold": (False, False),
+                "Closed": (True, True),
+            },
+            id="project-board",
+        ),
+    ],
+)
+def test_a_boards_statuses_say_which_take_time(sandbox_app, board, expected) -> None:
+    path = "/project/tickets" if board == "Professional Services" else "/service/tickets"
+    # No spec validation here: the trimmed spec has no boards paths.
+    with in_process_client(sandbox_app) as client:
+        ticket = first(client, path, f'board/name = "{board}"')
+        board_ref = ticket["board"]
+        answer = client.get(f"/service/boards/{board_ref['id']}/statuses")
+        paged = client.get(f"/service/boards/{board_ref['id']}/statuses", params={"pageSize": 2})
+    assert answer.status_code == 200, answer.text
+    statuses = answer.json()
+    assert {s["name"]: (s["closedStatus"], s["timeEntryNotAllowed"]) for s in statuses} == (
+        expected
+    )
+    assert all(s["board"] == {"id": board_ref["id"], "name": board} for s in statuses)
+    assert [s["name"] for s in statuses] == list(expected)
+    # The ticket's status is one of its board's, by id and name.
+    assert {"id": ticket["status"]["id"], "name": ticket["status"]["name"]} in [
+        {"id": s["id"], "name": s["name"]} for s in statuses
+    ]
+    assert paged.json() == statuses[:2] and 'rel="next"' in paged.headers["Link"]
+
+
+def test_board_statuses_need_credentials_and_a_board(sandbox_client) -> None:
+    unknown = sandbox_client.get("/service/boards/987654/statuses")
+    filtered = sandbox_client.get("/service/boards/1/statuses", params={"conditions": "id > 1"})
+    bare = httpx.Client(transport=sandbox_client._transport, event_hooks=sandbox_client.event_hooks)
+    with bare:
+        anonymous = bare.get(f"{API}/service/boards/1/statuses")
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "Unauthorized"
+    assert unknown.status_code == 404 and unknown.json()["code"] == "NotFound"
+    assert filtered.status_code == 400
+    assert filtered.json()["errors"][0]["field"] == "conditions"

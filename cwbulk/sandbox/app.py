@@ -47,6 +47,15 @@ sandbox assumes:
   but the sandbox's.
 - Responses are ``application/json; charset=utf-8``; POST answers 201 with a ``Location``
   header.
+- Board statuses: ``GET /service/boards/{id}/statuses`` lists one board's statuses
+  (``id``, ``name``, ``board``, ``sortOrder``, ``closedStatus``, ``timeEntryNotAllowed``),
+  shaped after the notes since the trimmed spec has no boards paths; 404 for an unknown
+  board. Only ``page``/``pageSize`` are understood (``conditions``, ``fields``,
+  ``orderBy``, ``pageId`` … → 400); the ``/count`` and single-status routes are not
+  modelled. Project tickets sit on a board too ("Professional Services"), served by the
+  same route: ConnectWise keeps project boards among the service boards
+  (``Board.projectFlag``), and the seed's project statuses' ``noTimeFlag`` is that
+  board's statuses' ``timeEntryNotAllowed``.
 - Not modelled (404 or 405): ``/time/entries/defaults``, ``cancelReject``, ``detach``,
   audits, accruals, DELETE of time sheets, and PUT/PATCH/DELETE of the reference records
   (members, companies, work types and roles, charge codes, tickets), which can only be
@@ -281,8 +290,9 @@ def _error_response(problem: ApiProblem, headers: dict[str, str] | None = None) 
     )
 
 
-def _bad_parameter(resource: Resource, name: str, message: str) -> ApiProblem:
-    error = field_error("InvalidField", message, resource.key, name)
+def _bad_parameter(resource: Resource | str, name: str, message: str) -> ApiProblem:
+    key = resource if isinstance(resource, str) else resource.key
+    error = field_error("InvalidField", message, key, name)
     return ApiProblem(400, "InvalidRequest", message, [error])
 
 
@@ -325,6 +335,15 @@ def _project(body: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[s
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: Query parameters of lists that the board statuses route does not understand (→ 400).
+_STATUS_UNSUPPORTED = (
+    "conditions",
+    "orderBy",
+    "fields",
+    "childConditions",
+    "customFieldConditions",
+    "pageId",
+)
 
 
 class _Api:
@@ -369,6 +388,8 @@ class _Api:
         routes.append(Route(f"{entries}/reject", self._api(self.reject_entry), methods=["POST"]))
         sheet_action = f"{API_PREFIX}/time/sheets/{{id:cwid}}/{{action:str}}"
         routes.append(Route(sheet_action, self._api(self.sheet_action), methods=["POST"]))
+        statuses = f"{API_PREFIX}/service/boards/{{id:cwid}}/statuses"
+        routes.append(Route(statuses, self._api(self.board_statuses), methods=["GET"]))
         return routes
 
     def _dispatch(self, handlers: dict[str, Handler]) -> Handler:
@@ -490,7 +511,9 @@ class _Api:
         return {key.lower(): value for key, value in request.query_params.multi_items()}
 
     @staticmethod
-    def _int(resource: Resource, params: dict[str, str], name: str, default: int, low: int) -> int:
+    def _int(
+        resource: Resource | str, params: dict[str, str], name: str, default: int, low: int
+    ) -> int:
         text = params.get(name.lower(), "").strip()
         if not text:
             return default
@@ -670,6 +693,35 @@ class _Api:
         raw = await self._optional_body(request)
         message = self.store.act_on_sheet(request.path_params["id"], action, raw)
         return self._send(request, dumps({"success": True, "message": message}))
+
+    # --- boards ---------------------------------------------------------------------------
+
+    async def board_statuses(self, request: Request) -> Response:
+        """``GET /service/boards/{id}/statuses``: a board's ``BoardStatus`` records.
+
+        The trimmed spec has no boards paths, so these answers are shaped after the notes
+        (``id``, ``name``, ``board``, ``sortOrder``, ``closedStatus``,
+        ``timeEntryNotAllowed``) and not validated against a schema. Only ``page`` and
+        ``pageSize`` are understood; ``conditions``, ``fields`` and the like are a 400.
+        """
+        params = self._params(request)
+        for name in _STATUS_UNSUPPORTED:
+            if params.get(name.lower(), "").strip():
+                message = f"{name} is not supported on board statuses by the sandbox."
+                raise _bad_parameter("boardStatus", name, message)
+        board_id = request.path_params["id"]
+        statuses = self.store.board_statuses(board_id)
+        if statuses is None:
+            raise not_found("board", board_id)
+        size = min(
+            self._int("boardStatus", params, "pageSize", DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE
+        )
+        page = self._int("boardStatus", params, "page", 1, 1)
+        last = max(1, math.ceil(len(statuses) / size))
+        headers = {"Link": self._links(request, page, size, last)}
+        return self._send(
+            request, dumps(statuses[(page - 1) * size : page * size]), headers=headers
+        )
 
     # --- site information -----------------------------------------------------------------
 

@@ -1087,6 +1087,36 @@ class Store:
             sql = f"SELECT count(*) FROM {resource.table} WHERE {where}"
             return self.db.execute(sql, params).fetchone()[0]
 
+    def board_statuses(self, board_id: int) -> list[dict[str, Any]] | None:
+        """The statuses of a board as ``BoardStatus`` records, in sort order; None if no board.
+
+        Shaped after the notes (cw-api-notes.md, "Related settings"), not the trimmed
+        spec, which has no boards paths. A project board's ``noTimeFlag`` statuses come
+        out as ``timeEntryNotAllowed``, the field of the statuses of any ticket board.
+        """
+        with self._lock:
+            board = self.db.execute(
+                "SELECT id, name FROM boards WHERE id = ?", (board_id,)
+            ).fetchone()
+            if board is None:
+                return None
+            rows = self.db.execute(
+                "SELECT id, name, sort, closed, no_time FROM statuses WHERE board_id = ? "
+                "ORDER BY sort, id",
+                (board_id,),
+            ).fetchall()
+        return [
+            {
+                "id": status_id,
+                "name": name,
+                "board": {"id": board[0], "name": board[1]},
+                "sortOrder": sort,
+                "closedStatus": bool(closed),
+                "timeEntryNotAllowed": bool(no_time),
+            }
+            for status_id, name, sort, closed, no_time in rows
+        ]
+
     # --- helpers inside a transaction ---------------------------------------------------
 
     @staticmethod
