@@ -458,12 +458,19 @@ def test_a_bad_option_or_file_exits_2_without_a_traceback(served_sandbox, tmp_pa
     assert bad_show.exit_code == 2 and "give a number of rows, or all" in bad_show.output
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "says"),
+    [
+        pytest.param(">Closed", "ticket_closed", "does not allow time", id="closed"),
+        pytest.param("Resolved", "ticket_no_time", "a status that takes no time", id="no-time"),
+    ],
+)
 def test_an_entry_on_a_closed_ticket_may_stay_there_but_not_be_moved_onto_one(
-    served_sandbox, tmp_path: Path
+    served_sandbox, tmp_path: Path, status: str, code: str, says: str
 ) -> None:
     served = served_sandbox()
     reference = json.loads(sample_file("seed/reference.json").read_text(encoding="utf-8"))
-    closed = [t["id"] for t in reference["serviceTickets"] if t["status"] == ">Closed"]
+    closed = [t["id"] for t in reference["serviceTickets"] if t["status"] == status]
     with served.client() as http:
         found = http.get(
             "/time/entries",
@@ -495,9 +502,9 @@ def test_an_entry_on_a_closed_ticket_may_stay_there_but_not_be_moved_onto_one(
     plan = json.loads(Path(planned["plan"]).read_text(encoding="utf-8"))
     assert [(i["action"], i["code"]) for i in plan["items"]] == [
         ("unchanged", None),
-        ("invalid", "ticket_closed"),
+        ("invalid", code),
     ]
-    assert "does not allow time" in plan["items"][1]["message"]
+    assert says in plan["items"][1]["message"]
 
 
 def test_rows_an_earlier_run_wrote_are_announced_in_the_plan_before_they_are_skipped(
