@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from cwbulk.errors import InputError, UsageError
+from cwbulk.problems import RowProblem
 
 __all__ = ["SheetData", "read_table", "write_table"]
 
@@ -83,6 +84,8 @@ class SheetData:
     frame: pd.DataFrame
     blank_rows: int
     notes: tuple[str, ...] = ()
+    #: Rows that could be read only in part (a CSV row with more fields than the header).
+    problems: tuple[RowProblem, ...] = ()
 
 
 def read_table(path: str | Path, *, sheet: str | int | None = None) -> list[SheetData]:
@@ -245,6 +248,8 @@ def _read_csv(path: Path) -> SheetData:
             hint="Add a header row and data, or check that it is the right file.",
         ) from None
     except pd.errors.ParserError as exc:
+        if _long_row(path, encoding, delimiter):
+            return _read_ragged_csv(path, encoding, delimiter, skip, first_row, notes)
         raise InputError(
             f"{path.name} can't be read as CSV: "
             f"{_long_row(path, encoding, delimiter) or _parser_problem(exc, first_row)}",
@@ -263,6 +268,34 @@ def _read_csv(path: Path) -> SheetData:
         )
         data = replace(data, notes=(*data.notes, note))
     return data
+
+
+def _read_ragged_csv(
+    path: Path, encoding: str, delimiter: str, skip: int, first_row: int, notes: list[str]
+) -> SheetData:
+    """A CSV whose rows don't all fit the header: every row is kept (so it still gets a
+    result row), cut to the header's width, and each long one is a row problem."""
+    with path.open(encoding=encoding, newline="") as handle:
+        records = list(csv.reader(handle, delimiter=delimiter))[skip:]
+    width = len(records[0])
+    fitted = [(record + [""] * width)[:width] for record in records]
+    raw = pd.DataFrame(fitted, dtype=object)
+    raw.index = raw.index + first_row
+    data = _finish(path.stem, path.name, raw, notes)
+    problems = tuple(
+        RowProblem(
+            data.name,
+            number,
+            None,
+            delimiter.join(record[width:])[:200],
+            "too_many_fields",
+            f"row {number} has {len(record)} fields where the header has {width}: wrap "
+            f'fields that contain {delimiter!r} in double quotes ("…") and import it again',
+        )
+        for number, record in enumerate(records, start=first_row)
+        if len(record) > width and number in data.frame.index
+    )
+    return replace(data, problems=problems)
 
 
 def _looks_binary(sample: str) -> bool:

@@ -785,6 +785,7 @@ def validate_sheets(
 
     sheet_order = {s.name: n for n, s in enumerate(sheets)}
     problems = [p for part in checked for p in part.problems]
+    problems += [p for sheet in sheets for p in sheet.problems]
     duplicate_problems, duplicate = _duplicates(checked)
     problems += duplicate_problems
     invalid = {(p.sheet, p.row) for p in problems if p.severity == "error"}

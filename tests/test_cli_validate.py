@@ -184,7 +184,8 @@ def _copy_legacy_xlsx(path: Path) -> None:
                      id="corrupt-xlsx"),
         pytest.param("t.xlsx", _password_protected, [], "Error: t.xlsx is password-protected",
                      id="password"),
-        pytest.param("t.csv", _noise, [], "Error: t.csv can't be read as CSV", id="50mb-noise"),
+        pytest.param("t.csv", _noise, [],
+                     "Error: t.csv: no column for member, date, hours or start", id="50mb-noise"),
         pytest.param("t.csv", _pipes, [],
                      "Error: t.csv: no column for member, date, hours or start (read with the "
                      "canonical profile)\nThe whole header is one column, \"member|date|hours\": "
@@ -276,3 +277,24 @@ def test_an_errors_file_for_a_clean_file_has_only_the_header(tmp_path: Path) -> 
         .startswith("sheet,row,column,value,code,message,severity,Date,Client,")
     )
     assert len(errors.read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_a_row_with_too_many_fields_is_one_more_invalid_row_not_a_file_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text(
+        "member,date,hours,chargeToType,chargeTo,notes\n"
+        "abaker,2026-10-05,1,ServiceTicket,1001,ok\n"
+        "abaker,2026-10-06,2,ServiceTicket,1001,Fixed printer, rebooted\n"
+        "abaker,2026-10-07,25,ServiceTicket,1001,too long\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(cli, ["--json", "validate", str(path)])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert (report["counts"]["read"], report["counts"]["invalid"]) == (3, 2)
+    assert [(p["row"], p["code"]) for p in report["problems"]] == [
+        (3, "too_many_fields"),
+        (4, "hours_out_of_range"),
+    ]
