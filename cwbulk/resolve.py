@@ -114,6 +114,12 @@ def normalize(text: object) -> str:
     return " ".join(unicodedata.normalize("NFKC", str(text)).casefold().split())
 
 
+def fold(text: object) -> str:
+    """``normalize`` without accents, so that "Garcia" in a legacy sheet finds "García"."""
+    decomposed = unicodedata.normalize("NFKD", normalize(text))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def _full_name(record: Record) -> str:
     return " ".join(p for p in (record.get("firstName"), record.get("lastName")) if p)
 
@@ -188,13 +194,21 @@ class NameIndex:
                         bucket.append(record)
                     self._choices.append(name)
                     self._choice_records.append(record)
+        # Last, and only when no exact name matched: the same names without accents.
+        folded: dict[str, list[Record]] = {}
+        for tier in self._tiers:
+            for name, records in tier.items():
+                bucket = folded.setdefault(fold(name), [])
+                bucket.extend(r for r in records if r not in bucket)
+        self._folded = folded
 
     def find(self, value: str) -> Match:
         """The record ``value`` names, or why there is none (unknown or ambiguous)."""
         key = normalize(value)
         noun = self.kind.noun
         code_noun = noun.replace(" ", "_")
-        for tier in self._tiers:
+        lookups = [(tier, key) for tier in self._tiers] + [(self._folded, fold(value))]
+        for tier, key in lookups:
             found = tier.get(key)
             if found and len(found) == 1:
                 return Match(record=found[0])

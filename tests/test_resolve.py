@@ -62,7 +62,7 @@ WORK_TYPES = [{"id": n, "name": name} for n, name in enumerate(["Regular", "Remo
         pytest.param("AVERY.BAKER@example.test", 1, id="email"),
         pytest.param("Finley García", 2, id="unicode"),
         pytest.param("Finley Garci\u0301a", 2, id="decomposed-accent"),
-        pytest.param("Finley Garcia", None, id="accent-matters"),
+        pytest.param("Finley Garcia", 2, id="accents-folded-when-no-exact-name"),
         pytest.param("ＦＩＮＬＥＹ García", 2, id="fullwidth-nfkc"),
         pytest.param("sam lee", 5, id="identifier-beats-name"),
     ],
@@ -74,6 +74,17 @@ def test_members_match_by_identifier_email_or_name(value: str, member_id: int | 
     else:
         assert match.record is not None, match.message(2)
         assert match.record["id"] == member_id
+
+
+def test_an_exact_name_beats_the_same_name_without_accents() -> None:
+    twins = [
+        {"id": 7, "identifier": "jose1", "firstName": "José", "lastName": "Ruiz"},
+        {"id": 8, "identifier": "jose2", "firstName": "Jose", "lastName": "Ruiz"},
+    ]
+    index = NameIndex(KINDS["members"], twins)
+    assert index.find("Jose Ruiz").record["id"] == 8
+    assert index.find("José Ruiz").record["id"] == 7
+    assert index.find("Jôse Ruiz").code == "ambiguous_member"
 
 
 def test_two_members_alike_are_ambiguous_and_listed() -> None:
