@@ -51,8 +51,6 @@ from cwbulk.validate import ReadOptions, ValidationResult, validate_file
 
 OnConflict = Literal["skip", "overwrite", "fail"]
 ON_CONFLICT: tuple[OnConflict, ...] = ("skip", "overwrite", "fail")
-#: Under ConnectWise's documented limit of about 1,000 requests a minute.
-
 #: The fields of existing entries that planning compares (smaller pages, faster fetches).
 ENTRY_FIELDS = (
     "id",
@@ -346,10 +344,13 @@ async def plan_rows(
     held = [p for p in problems if p.code in STATUS_CODES and (p.sheet, p.row) in with_id]
     problems = [p for p in problems if p not in held]
     invalid = {(p.sheet, p.row) for p in problems if p.severity == "error"}
-    desired = desired_rows(frame, ids, tz, skip=invalid)
+    # Rows with errors go to the plan too (as invalid): they keep their natural-key
+    # occurrence, so a fixed row imported later does not take its twin's mobileGuid.
+    desired = desired_rows(frame, ids, tz)
+    valid = [d for d in desired if (d.sheet, d.row) not in invalid]
     plan = make_plan(
         desired,
-        await fetch_existing(client, desired),
+        await fetch_existing(client, valid),
         tz=tz,
         problems=problems,
         seen_last_updated=seen,

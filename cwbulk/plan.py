@@ -15,11 +15,18 @@ Pure functions over plain data: no HTTP, no pandas, no terminal. ``importer.py``
   change a billed entry.
 
 Existing entries are matched by ``id`` (rows exported from ConnectWise carry it), then by
-``mobileGuid``, then by the natural key, so entries that people typed are recognised too.
+identical content under the same natural key, then by ``mobileGuid``, then by the natural
+key, so entries that people typed are recognised too. The occurrence part of the key
+counts a file's rows in order, so it moves when rows come and go (a fixed errors-only
+file, a row inserted above its twin). Matching guards against that: an unchanged entry is
+found by content wherever its row now sits, the natural key never takes an entry that
+cwbulk made for another key, and a new row whose ``mobileGuid`` an entry already carries
+gets the next free occurrence instead.
 """
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -235,9 +242,12 @@ def make_plan(
     first_by_id: dict[int, int] = {}
     occurrences: dict[str, int] = defaultdict(int)
     for desired in rows:
-        if (desired.sheet, desired.row) in errors:
-            continue
         base = _base_key(desired, tz)
+        if (desired.sheet, desired.row) in errors:
+            # The row keeps its occurrence, so once fixed (in an errors-only file, say) it
+            # gets its own mobileGuid rather than the one of the twin that followed it.
+            occurrences[base] += 1
+            continue
         content = _content(desired)
         if content in first_by_content:
             items.append(_duplicate(desired, base, first_by_content[content], "same content"))
@@ -253,19 +263,21 @@ def make_plan(
         key = f"{base}|{occurrences[base]}"
         keyed.append((desired, key, mobile_guid(key)))
 
-    # Matching runs in passes (ids, then mobileGuids, then natural keys) so a row's own
-    # entry is never taken by an earlier row's looser natural-key match.
+    # Matching runs in passes (ids, identical content, mobileGuids, natural keys) so a
+    # row's own entry is never taken by an earlier row's looser match.
     matched: dict[tuple[str, int], tuple[Mapping[str, Any], str]] = {}
-    claimed: dict[int, DesiredRow] = {}
-    for how in ("id", "mobileGuid", "key"):
+    claimed: dict[int, tuple[DesiredRow, str]] = {}
+    for how in ("id", "content", "mobileGuid", "key"):
         for desired, key, guid in keyed:
             if (desired.sheet, desired.row) in matched:
                 continue
             entry = index.find(desired, how, key, guid, claimed)
             if entry is not None:
-                matched[(desired.sheet, desired.row)] = (entry, how)
-                claimed[int(entry["id"])] = desired
+                found_by = "mobileGuid" if how == "content" and _guid(entry) == guid else how
+                matched[(desired.sheet, desired.row)] = (entry, found_by)
+                claimed[int(entry["id"])] = (desired, found_by)
 
+    taken = set(index.by_guid) | {guid for _desired, _key, guid in keyed}
     for desired, key, guid in keyed:
         found = matched.get((desired.sheet, desired.row))
         if found is not None:
@@ -284,11 +296,15 @@ def make_plan(
                     ),
                 )
             )
-        elif guid in index.by_guid:
-            owner = claimed[int(index.by_guid[guid]["id"])]
-            why = f"both stand for ConnectWise entry {index.by_guid[guid]['id']}"
-            items.append(_duplicate(desired, key, owner.row, why))
+        elif guid in index.by_guid and claimed[int(index.by_guid[guid]["id"])][1] == "id":
+            # The row made that entry once, and another row now edits it by its id.
+            entry_id = int(index.by_guid[guid]["id"])
+            why = f"both stand for ConnectWise entry {entry_id}"
+            items.append(_duplicate(desired, key, claimed[entry_id][0].row, why))
         else:
+            if guid in index.by_guid:  # a row with that entry's content took it
+                key, guid = _free_key(key, taken)
+                taken.add(guid)
             body = create_body(desired, guid)
             items.append(
                 PlanItem(
@@ -312,6 +328,16 @@ def make_plan(
         order.setdefault(item.sheet, len(order))
     items.sort(key=lambda i: (order[i.sheet], i.row))
     return Plan(tuple(items))
+
+
+def _free_key(key: str, taken: set[str]) -> tuple[str, str]:
+    """The key with the first later occurrence whose ``mobileGuid`` nothing carries yet."""
+    base, occurrence = key.rsplit("|", 1)
+    for n in itertools.count(int(occurrence) + 1):
+        candidate = f"{base}|{n}"
+        if mobile_guid(candidate) not in taken:
+            return candidate, mobile_guid(candidate)
+    raise AssertionError("unreachable")
 
 
 def create_body(desired: DesiredRow, guid: str) -> dict[str, Any]:
@@ -345,6 +371,7 @@ class _ExistingIndex:
     """Existing entries indexed by id, mobileGuid and natural key (with and without start)."""
 
     def __init__(self, entries: Iterable[Mapping[str, Any]], tz: tzinfo) -> None:
+        self.tz = tz
         self.by_id: dict[int, Mapping[str, Any]] = {}
         self.by_guid: dict[str, Mapping[str, Any]] = {}
         self.by_base: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -386,7 +413,28 @@ class _ExistingIndex:
             if desired.start_given
             else self.by_base[base.rsplit("|", 1)[0]]
         )
-        return next((e for e in bucket if int(e["id"]) not in claimed), None)
+        free = [e for e in bucket if int(e["id"]) not in claimed]
+        if how == "content":  # a row of cwbulk's whose occurrence moved finds its entry
+            same = [
+                e for e in free if _made_by_cwbulk(e) and not any(diff_entry(desired, e, self.tz))
+            ]
+            return next((e for e in same if _guid(e) == guid), same[0] if same else None)
+        # An entry cwbulk made for another key belongs to another row (one that moved, or
+        # is not in this file): taking it would overwrite that row's entry.
+        return next((e for e in free if not _made_by_cwbulk(e) or _guid(e) == guid), None)
+
+
+def _guid(entry: Mapping[str, Any]) -> str:
+    return str(entry.get("mobileGuid") or "").lower()
+
+
+def _made_by_cwbulk(entry: Mapping[str, Any]) -> bool:
+    """Whether the entry's ``mobileGuid`` is a name-based (version 5) UUID, as cwbulk's are;
+    ConnectWise and its apps give random ones."""
+    try:
+        return uuid.UUID(_guid(entry)).version == 5
+    except ValueError:
+        return False
 
 
 def _base_key(desired: DesiredRow, tz: tzinfo) -> str:

@@ -127,6 +127,7 @@ _FIELD_COLUMN = {
 #: How a pair was found, for people.
 MATCHED_BY = {
     "id": "id",
+    "content": "same content",
     "mobileGuid": "mobileGuid",
     "key": "natural key",
     "hours": "member, date, charge-to and hours",

@@ -402,6 +402,33 @@ def test_invalid_and_failed_rows_are_in_the_results_and_the_errors_only_file(
     assert again["outcomes"]["created"] == 2 and again["outcomes"]["failed"] == 0
 
 
+def test_a_fixed_row_from_the_errors_only_file_leaves_its_twins_entry_alone(
+    served_sandbox, tmp_path: Path
+) -> None:
+    # Rows 2 and 3 share member, date, charge-to, hours and start: only the notes differ.
+    served = served_sandbox()
+    rows = [new_row(0, company="No Such Company", notes="first"), new_row(0, notes="second")]
+    sheet = write_sheet(tmp_path / "twins.csv", rows)
+    errors = tmp_path / "fix-me.csv"
+    first = as_json(
+        cwbulk(served, "--json", "import", str(sheet), *UTC, "--yes", "--errors-only", str(errors))
+    )
+    assert (first["outcomes"]["created"], first["outcomes"]["invalid"]) == (1, 1)
+    twin_id = int(pd.read_csv(first["results"], dtype=str).loc[1, "connectwiseId"])
+
+    fix = pd.read_csv(errors, dtype=str, keep_default_na=False)
+    fix.loc[0, "company"] = "Cwbulk"
+    fix.to_csv(errors, index=False)
+    served.clear_requests()
+    again = as_json(cwbulk(served, "--json", "import", str(errors), *UTC, "--yes"))
+
+    assert again["counts"]["create"] == 1 and again["counts"]["update"] == 0
+    assert writes(served) == ["POST"]
+    assert entry(served, twin_id)["notes"] == "second"
+    made = int(pd.read_csv(again["results"], dtype=str).loc[0, "connectwiseId"])
+    assert entry(served, made)["notes"] == "first"
+
+
 def test_results_of_a_workbook_are_a_workbook(served_sandbox, tmp_path: Path) -> None:
     served = served_sandbox()
     source = tmp_path / "t.xlsx"

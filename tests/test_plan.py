@@ -178,6 +178,71 @@ def test_a_rows_own_entry_is_not_taken_by_an_earlier_rows_key_match() -> None:
     assert first.action == "create"
 
 
+def made(entry_id: int, desired: DesiredRow, key_of: list[DesiredRow], n: int) -> dict:
+    """The entry cwbulk made for ``desired`` as row ``n`` of the file ``key_of``."""
+    guid = make_plan(key_of, [], tz=TZ).items[n].mobile_guid
+    return entry(entry_id, mobileGuid=guid, notes=desired.notes)
+
+
+def test_a_fixed_errors_only_row_gets_its_own_entry_not_its_twins() -> None:
+    # Row 2 was invalid, its twin (same member, date, ticket, hours and start) in row 3
+    # was created; the fixed row 2 comes back alone in the errors-only file.
+    invalid = RowProblem("S", 2, "workType", "Remot", "unknown_work_type", "unknown")
+    first = make_plan([row(2), row(3, notes="twin")], [], tz=TZ, problems=[invalid])
+    twin = first.items[1]
+    assert twin.key.endswith("|2"), "an invalid row keeps its occurrence"
+    existing = [entry(60, mobileGuid=twin.mobile_guid, notes="twin")]
+    fixed = only(make_plan([row(2)], existing, tz=TZ))
+    assert fixed.action == "create"
+    assert fixed.mobile_guid != twin.mobile_guid
+
+
+def test_a_failed_row_sent_again_alone_does_not_take_its_twins_entry() -> None:
+    # Row 2 failed at POST and row 3 (its twin by natural key) was created.
+    rows = [row(2), row(3, notes="twin")]
+    existing = [made(61, rows[1], rows, 1)]
+    again = only(make_plan([row(2)], existing, tz=TZ))
+    assert (again.action, again.entry_id) == ("create", None)
+    assert again.mobile_guid != existing[0]["mobileGuid"]
+
+
+def test_reordered_twins_find_their_own_entries_unchanged() -> None:
+    rows = [row(2), row(3, notes="twin")]
+    existing = [made(62, rows[0], rows, 0), made(63, rows[1], rows, 1)]
+    swapped = [row(2, notes="twin"), row(3)]
+    plan = make_plan(swapped, existing, tz=TZ)
+    assert [(i.action, i.entry_id, i.match) for i in plan.items] == [
+        ("unchanged", 63, "content"),
+        ("unchanged", 62, "content"),
+    ]
+
+
+def test_a_twin_inserted_above_is_created_with_a_guid_nothing_carries() -> None:
+    existing = [made(64, row(2, notes="twin"), [row(2, notes="twin")], 0)]
+    plan = make_plan([row(2), row(3, notes="twin")], existing, tz=TZ)
+    inserted, old = plan.items
+    assert (old.action, old.entry_id) == ("unchanged", 64)
+    assert inserted.action == "create"
+    assert inserted.mobile_guid not in {existing[0]["mobileGuid"], old.mobile_guid}
+    assert inserted.body["mobileGuid"] == inserted.mobile_guid == mobile_guid(inserted.key)
+    rerun = make_plan(
+        [row(2), row(3, notes="twin")],
+        [*existing, entry(65, mobileGuid=inserted.mobile_guid)],
+        tz=TZ,
+    )
+    assert [(i.action, i.entry_id) for i in rerun.items] == [("unchanged", 65), ("unchanged", 64)]
+
+
+def test_a_row_that_made_an_entry_now_edited_by_id_elsewhere_is_a_duplicate() -> None:
+    guid = only(make_plan([row(2)], [], tz=TZ)).mobile_guid
+    existing = [entry(66, mobileGuid=guid)]
+    plan = make_plan([row(2), row(3, notes="edited", entry_id=66)], existing, tz=TZ)
+    assert [(i.action, i.code) for i in plan.items] == [
+        ("duplicate", "duplicate_row"),
+        ("update", None),
+    ]
+
+
 @pytest.mark.parametrize(
     ("sheet_value", "changed", "action"),
     [
