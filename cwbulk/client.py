@@ -591,26 +591,18 @@ class CwClient:
     ) -> AsyncIterator[dict[str, Any]]:
         """Every record of ``path`` matching ``conditions``, never capped at a page.
 
-        Navigable mode counts first, then fetches pages concurrently and yields them in
-        page order (ordered by ``order_by``, default ``id asc`` so pages stay stable);
-        if the last page comes back full, records were added meanwhile and reading
-        goes on. ``forward_only=True`` (or ``None`` with more than
-        ``FORWARD_ONLY_THRESHOLD`` records and no ``order_by``) walks ``pageId`` instead,
-        always in id order.
+        Navigable mode counts while it fetches the first page, then fetches the other
+        pages concurrently and yields them in page order (ordered by ``order_by``,
+        default ``id asc`` so pages stay stable); if the last page comes back full,
+        records were added meanwhile and reading goes on. ``forward_only=True`` (or
+        ``None`` with more than ``FORWARD_ONLY_THRESHOLD`` records and no ``order_by``)
+        walks ``pageId`` instead, always in id order.
         """
         page_size = max(1, min(page_size, PAGE_SIZE))
         path = path.strip("/")
         field_list = _field_list(fields)
         if forward_only and order_by:
             raise UsageError("Forward-only pagination is always in id order; drop order_by.")
-        if not forward_only:
-            total = await self.count(path, conditions=conditions)
-            if forward_only is None and order_by is None and total > FORWARD_ONLY_THRESHOLD:
-                forward_only = True
-        if forward_only:
-            async for item in self._iter_forward_only(path, conditions, field_list, page_size):
-                yield item
-            return
         params = {
             "conditions": conditions,
             "fields": field_list,
@@ -621,9 +613,25 @@ class CwClient:
         async def fetch(page: int) -> list[dict[str, Any]]:
             return await self.get(path, params={**params, "page": page})
 
-        pages = math.ceil(total / page_size)
         pending: deque[asyncio.Task[list[dict[str, Any]]]] = deque()
-        next_page = 1
+        if not forward_only:
+            # Most lists fit one page: asking for it beside the count saves a round trip.
+            pending.append(asyncio.ensure_future(fetch(1)))
+            try:
+                total = await self.count(path, conditions=conditions)
+            except BaseException:
+                await _cancel(pending)
+                raise
+            if forward_only is None and order_by is None and total > FORWARD_ONLY_THRESHOLD:
+                forward_only = True
+                await _cancel(pending)
+        if forward_only:
+            async for item in self._iter_forward_only(path, conditions, field_list, page_size):
+                yield item
+            return
+
+        pages = max(1, math.ceil(total / page_size))
+        next_page = 2
         try:
             while pending or next_page <= pages:
                 while next_page <= pages and len(pending) < self.max_concurrency:
@@ -635,10 +643,7 @@ class CwClient:
                 if not pending and next_page > pages and len(items) == page_size:
                     pages += 1
         finally:
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+            await _cancel(pending)
 
     async def _iter_forward_only(
         self, path: str, conditions: str | None, fields: str | None, page_size: int
@@ -729,6 +734,15 @@ class CwClient:
             is_cloud=is_cloud if isinstance(is_cloud, bool) else None,
             member_count=members,
         )
+
+
+async def _cancel(tasks: deque[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and wait until they are done."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    tasks.clear()
 
 
 def _normal_codebase(codebase: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta, tzinfo
@@ -48,6 +49,9 @@ from cwbulk.plan import (
 from cwbulk.problems import RowProblem
 from cwbulk.resolve import CHARGE_TO_TYPES, STATUS_CODES, Resolver
 from cwbulk.validate import ReadOptions, ValidationResult, validate_file
+
+#: The outcomes of rows that were sent (a row skipped at the last check was not).
+SENT_OUTCOMES = frozenset({"created", "updated", "failed"})
 
 OnConflict = Literal["skip", "overwrite", "fail"]
 ON_CONFLICT: tuple[OnConflict, ...] = ("skip", "overwrite", "fail")
@@ -140,6 +144,11 @@ class ImportResult:
     stopped: str | None = None
     #: Planned writes that an earlier run of this file already did (journal): skipped.
     already_done: int = 0
+    #: Seconds spent planning (read, validate, resolve, fetch, plan) and sending.
+    plan_seconds: float = 0.0
+    send_seconds: float = 0.0
+    #: Rows sent to ConnectWise (creates and updates, whatever their outcome).
+    sent: int = 0
 
     def outcome_counts(self) -> dict[str, int]:
         """Rows per outcome (every outcome present)."""
@@ -176,6 +185,8 @@ class ImportResult:
             "plan": str(self.plan_path) if self.plan_path else None,
             "declined": self.declined,
             "alreadyDone": self.already_done,
+            "seconds": {"plan": round(self.plan_seconds, 3), "send": round(self.send_seconds, 3)},
+            "sent": self.sent,
             "interrupted": self.interrupted,
             "stopped": self.stopped,
             "notes": list(self.notes),
@@ -205,8 +216,11 @@ def import_file(
     """
     options.check()
     path = Path(path)
+    began = time.perf_counter()
     validation = _validate(path, with_profile_zone(options.read, connection))
-    return asyncio.run(_import(path, validation, options, connection, confirm, progress, notify))
+    return asyncio.run(
+        _import(path, validation, options, connection, confirm, progress, notify, began)
+    )
 
 
 def with_profile_zone(read: ReadOptions, connection: Connection) -> ReadOptions:
@@ -235,6 +249,7 @@ async def _import(
     confirm: Confirm,
     progress: bool,
     notify: Notify | None,
+    began: float,
 ) -> ImportResult:
     tz = ZoneInfo(validation.tz)
     sha = file_sha256(path)
@@ -253,6 +268,7 @@ async def _import(
             profile=validation.profile,
             notes=validation.notes,
             dry_run=options.dry_run,
+            plan_seconds=time.perf_counter() - began,
         )
         with Journal(options.journal) as journal:
             done = journal.finished_rows(source_sha256=sha, site=site, company=company)
@@ -278,6 +294,7 @@ async def _import(
                 rows=_planned_records(plan, options.on_conflict, done, refused),
             )
             applied = None
+            sending = time.perf_counter()
             if to_write and not refused:
                 applied = await apply_plan(
                     to_write,
@@ -303,6 +320,8 @@ async def _import(
                 outcomes=outcomes,
                 run_id=run_id,
                 interrupted=bool(applied and applied.interrupted),
+                send_seconds=time.perf_counter() - sending if applied else 0.0,
+                sent=sum(o.outcome in SENT_OUTCOMES for o in applied.outcomes) if applied else 0,
                 stopped=applied.stopped if applied else _refusal(plan) if refused else None,
             )
             status = (
@@ -518,8 +537,12 @@ def write_plan_file(
         "created": now(),
         **plan.to_dict(),
     }
+    # One item per line: as easy to read as indented JSON, and json's C encoder writes it
+    # (indenting falls back to the pure-Python one, slow on 10,000 rows).
+    items = ",\n".join("  " + json.dumps(i, ensure_ascii=False) for i in document.pop("items"))
+    head = json.dumps(document, indent=1, ensure_ascii=False).removesuffix("\n}")
     try:
-        path.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
+        path.write_text(f'{head},\n "items": [\n{items}\n ]\n}}\n', encoding="utf-8")
     except OSError as exc:
         raise UsageError(
             f"can't write the plan file {path}: {exc.strerror}",

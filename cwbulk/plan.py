@@ -30,7 +30,7 @@ import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal
 
@@ -449,13 +449,13 @@ def _base_key(desired: DesiredRow, tz: tzinfo) -> str:
     ).rsplit("|", 1)[0]
 
 
+_NOT_CONTENT = frozenset({"sheet", "row", "display"})
+
+
 def _content(desired: DesiredRow) -> tuple:
-    values = asdict(desired)
-    for name in ("sheet", "row", "display"):
-        values.pop(name)
-    if not desired.start_given:
-        values.pop("time_start")  # stacked from the day start: not the row's content
-    return tuple(sorted((k, str(v)) for k, v in values.items()))
+    skip = _NOT_CONTENT if desired.start_given else _NOT_CONTENT | {"time_start"}
+    # (time_start of a row without a start is stacked from the day start: not its content)
+    return tuple(str(getattr(desired, f.name)) for f in fields(DesiredRow) if f.name not in skip)
 
 
 def _invalid(desired: DesiredRow, key: str, code: str, message: str) -> PlanItem:

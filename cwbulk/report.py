@@ -255,6 +255,12 @@ def render_import(result: ImportResult, *, listed: int = 20) -> str:
             f"  {_import_where(o.sheet, o.row, sheets)}: {o.error_code}: {o.message}"
             for o in failed[:listed]
         ]
+    if result.sent:
+        lines.append(
+            f"Sent {result.sent} rows in {result.send_seconds:.1f} s "
+            f"({result.sent / max(result.send_seconds, 1e-9):.1f} a second), after "
+            f"{result.plan_seconds:.1f} s of planning."
+        )
     if result.stopped:
         lines.append(f"Stopped: {result.stopped}")
     if result.interrupted:

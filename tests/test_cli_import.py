@@ -136,7 +136,8 @@ def test_a_sample_creates_exactly_the_planned_entries_and_a_rerun_sends_no_write
 
     done = as_json(cwbulk(served, "--json", *common, "--yes"))
     assert done["outcomes"]["created"] == len(creates) and done["outcomes"]["failed"] == 0
-    assert writes(served).count("POST") == len(creates)
+    assert writes(served).count("POST") == len(creates) == done["sent"]
+    assert done["seconds"]["plan"] > 0 and done["seconds"]["send"] > 0
     made_by_guid = entries_by_guid(served, [item["mobileGuid"] for item in creates])
     for item in creates:
         [made] = made_by_guid[item["mobileGuid"]]
@@ -155,6 +156,7 @@ def test_a_sample_creates_exactly_the_planned_entries_and_a_rerun_sends_no_write
     assert again["outcomes"]["unchanged"] == len(creates)
     assert again["outcomes"]["created"] == again["outcomes"]["updated"] == 0
     assert writes(served) == [], "a rerun sends no POST or PATCH"
+    assert (again["sent"], again["seconds"]["send"]) == (0, 0)
     results = read_table(Path(again["results"]))[0].frame
     assert len(results) == rows
     assert set(results["outcome"]) <= {"unchanged", "skipped"}

@@ -33,6 +33,8 @@ def test_readme_main_command_imports_the_sample_and_a_rerun_changes_nothing(
 
     first = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
+    assert "Outcomes: 328 created" in first.stderr  # the human summary is on stderr
+    assert "Sent 328 rows in" in first.stderr
     results = list((tmp_path / "samples").glob("legacy-timesheet.results.*"))
     assert results, first.stderr
 
