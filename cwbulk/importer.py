@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from cwbulk.apply import (
@@ -350,7 +351,7 @@ async def plan_rows(
 ) -> Plan:
     """Resolve the valid rows, fetch the entries they may match, and plan every row."""
     problems = list(validation.problems)
-    frame = validation.rows
+    frame = _in_file_order(validation)
     ids = pd.DataFrame(index=frame.index)
     if len(frame):
         resolver = Resolver(client, allow_inactive=options.allow_inactive)
@@ -376,6 +377,16 @@ async def plan_rows(
         sheet_order=[s.name for s in validation.sources],
     )
     return _account_for_every_row(_moves_onto(plan, held), validation.sources)
+
+
+def _in_file_order(validation: ValidationResult) -> pd.DataFrame:
+    """The valid rows and the held invalid ones (``ValidationResult.held``), in file order."""
+    if not len(validation.held):
+        return validation.rows
+    both = pd.concat([validation.rows, validation.held], ignore_index=True)
+    sheet = both["sheet"].map({name: n for n, name in enumerate(validation.sheets)})
+    order = np.lexsort((both["row"].to_numpy(), sheet.to_numpy()))
+    return both.iloc[order].reset_index(drop=True)
 
 
 #: The fields an edit must change to put an entry on what a status problem names.

@@ -222,11 +222,11 @@ def make_plan(
     seen_last_updated: Mapping[int, str] | None = None,
     sheet_order: Sequence[str] = (),
 ) -> Plan:
-    """Plan every source row: ``rows`` (valid and resolved) and the rows with errors.
+    """Plan every source row: ``rows`` (resolved) and the rows with errors.
 
     ``existing`` are the ConnectWise entries of the rows' members and dates (and of any ids
     the sheet names); ``problems`` are validation and resolution problems (only errors make
-    a row invalid); ``seen_last_updated`` maps entry ids to the ``lastUpdated`` of the plan
+    a row invalid; such a row may be among ``rows`` too, to keep its key's occurrence); ``seen_last_updated`` maps entry ids to the ``lastUpdated`` of the plan
     the user saw, so an entry changed since is a conflict. Items come in file order:
     ``sheet_order``, then order of appearance, then row number.
     """

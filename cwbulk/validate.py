@@ -114,6 +114,9 @@ class ValidationResult:
     ``problems`` holds every error and warning, in sheet and row order. ``warnings`` counts
     warning problems; ``duplicate`` counts rows that repeat an earlier row exactly.
     ``sources`` keeps the sheets as read, for writing the original rows beside problems.
+    ``held`` is the same frame for the invalid rows whose errors all lie outside the
+    natural key (``KEY_COLUMNS``): never imported, but planned beside the valid rows so a
+    row keeps its place among the rows that share its key once it is fixed.
     """
 
     rows: pd.DataFrame
@@ -129,6 +132,7 @@ class ValidationResult:
     sheets: tuple[str, ...]
     notes: tuple[str, ...] = ()
     sources: tuple[SheetData, ...] = field(default=(), repr=False, compare=False)
+    held: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -794,6 +798,9 @@ def validate_sheets(
     problems += skipped
     problems.sort(key=lambda p: (sheet_order.get(p.sheet, 0), p.row))
     rows = pd.concat([_valid_rows(part, invalid) for part in checked], ignore_index=True)
+    held_by_part = [(part, _held(part, problems, invalid)) for part in checked]
+    held_parts = [_valid_rows(part, invalid, held=keys) for part, keys in held_by_part if keys]
+    held = pd.concat(held_parts, ignore_index=True) if held_parts else rows.iloc[:0]
     read = sum(len(part.frame) for part in checked)
     notes = [n for s in sheets for n in s.notes] + [n for part, _p in mapped for n in part.notes]
     if zone_note:
@@ -813,15 +820,44 @@ def validate_sheets(
         sheets=tuple(part.sheet for part in checked),
         notes=tuple(notes),
         sources=tuple(sheets),
+        held=held,
     )
+
+
+#: The canonical columns the natural key is made of (plan.natural_key): member, local
+#: date, charge-to, hours and start.
+KEY_COLUMNS = frozenset(
+    {"member", "date", "endDate", "start", "end", "hours", "deduct", "chargeToType", "chargeTo"}
+)
+
+
+def _held(
+    part: _Checked, problems: Sequence[RowProblem], invalid: set[tuple[str, int]]
+) -> set[tuple[str, int]]:
+    """The invalid rows of ``part`` whose natural key is whole: every error names a
+    column outside ``KEY_COLUMNS`` (so not a repeated row, which names none)."""
+    key_headers = {part.headers.get(c, c) for c in KEY_COLUMNS}
+    broken_key = {
+        (p.sheet, p.row)
+        for p in problems
+        if p.severity == "error"
+        and p.sheet == part.sheet
+        and (p.column is None or p.column in key_headers)
+    }
+    return {(sheet, row) for sheet, row in invalid if sheet == part.sheet} - broken_key
 
 
 _cw_text = lru_cache(maxsize=1 << 16)(format_cw_datetime)
 
 
-def _valid_rows(part: _Checked, invalid: set[tuple[str, int]]) -> pd.DataFrame:
-    """The canonical frame of one sheet's valid rows."""
-    keep = [(part.sheet, row) not in invalid for row in part.frame.index]
+def _valid_rows(
+    part: _Checked, invalid: set[tuple[str, int]], *, held: set[tuple[str, int]] | None = None
+) -> pd.DataFrame:
+    """The canonical frame of one sheet's valid rows (or of its ``held`` invalid ones)."""
+    if held is None:
+        keep = [(part.sheet, row) not in invalid for row in part.frame.index]
+    else:
+        keep = [(part.sheet, row) in held for row in part.frame.index]
     out = part.frame.loc[keep, list(canonical_columns())]
     out.insert(0, "row", out.index.astype("int64"))
     out.insert(0, "sheet", part.sheet)

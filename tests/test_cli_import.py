@@ -404,13 +404,22 @@ def test_invalid_and_failed_rows_are_in_the_results_and_the_errors_only_file(
     assert again["outcomes"]["created"] == 2 and again["outcomes"]["failed"] == 0
 
 
+@pytest.mark.parametrize(
+    ("column", "broken", "fixed"),
+    [
+        pytest.param("company", "No Such Company", "Cwbulk", id="resolution-error"),
+        pytest.param("billableOption", "Maybe", "Billable", id="validation-error"),
+    ],
+)
 def test_a_fixed_row_from_the_errors_only_file_leaves_its_twins_entry_alone(
-    served_sandbox, tmp_path: Path
+    served_sandbox, tmp_path: Path, column: str, broken: str, fixed: str
 ) -> None:
     # Rows 2 and 3 share member, date, charge-to, hours and start: only the notes differ.
     served = served_sandbox()
-    rows = [new_row(0, company="No Such Company", notes="first"), new_row(0, notes="second")]
-    sheet = write_sheet(tmp_path / "twins.csv", rows)
+    rows = pd.DataFrame([new_row(0, notes="first"), new_row(0, notes="second")])
+    rows.loc[0, column] = broken
+    sheet = tmp_path / "twins.csv"
+    rows.fillna("").to_csv(sheet, index=False)
     errors = tmp_path / "fix-me.csv"
     first = as_json(
         cwbulk(served, "--json", "import", str(sheet), *UTC, "--yes", "--errors-only", str(errors))
@@ -419,7 +428,8 @@ def test_a_fixed_row_from_the_errors_only_file_leaves_its_twins_entry_alone(
     twin_id = int(pd.read_csv(first["results"], dtype=str).loc[1, "connectwiseId"])
 
     fix = pd.read_csv(errors, dtype=str, keep_default_na=False)
-    fix.loc[0, "company"] = "Cwbulk"
+    assert list(fix[column]) == [broken]
+    fix.loc[0, column] = fixed
     fix.to_csv(errors, index=False)
     served.clear_requests()
     again = as_json(cwbulk(served, "--json", "import", str(errors), *UTC, "--yes"))

@@ -149,6 +149,26 @@ def test_the_canonical_frame() -> None:
     assert rows["actualHours"].dtype == "float64"
 
 
+def test_invalid_rows_with_a_whole_natural_key_are_held_for_planning() -> None:
+    result = _validate(
+        [
+            {"hours": "1", "billableOption": "Maybe"},
+            {"hours": "1..5", "billableOption": "Maybe"},
+            {"start": "14:00", "hours": "2"},
+            {"hours": "1", "notes": "fine"},
+        ]
+    )
+    assert {(p.row, p.code) for p in result.problems if p.severity == "error"} >= {
+        (2, "invalid_choice"),
+        (3, "bad_hours"),
+    }
+    assert list(result.rows["row"]) == [4, 5]
+    held = result.held
+    assert list(held["row"]) == [2], "a row with a broken key is not held"
+    assert list(held.columns) == list(result.rows.columns)
+    assert (held.iloc[0]["actualHours"], held.iloc[0]["timeStart"]) == (1.0, "2026-10-05T13:00:00Z")
+
+
 def test_an_entry_past_midnight_ends_the_next_day() -> None:
     rows = _validate([{"start": "22:00", "end": "01:30"}]).rows
     assert rows.loc[0, ["timeStart", "timeEnd", "actualHours"]].tolist() == [
