@@ -226,9 +226,10 @@ def make_plan(
 
     ``existing`` are the ConnectWise entries of the rows' members and dates (and of any ids
     the sheet names); ``problems`` are validation and resolution problems (only errors make
-    a row invalid; such a row may be among ``rows`` too, to keep its key's occurrence); ``seen_last_updated`` maps entry ids to the ``lastUpdated`` of the plan
-    the user saw, so an entry changed since is a conflict. Items come in file order:
-    ``sheet_order``, then order of appearance, then row number.
+    a row invalid; such a row may be among ``rows`` too, to keep its key's occurrence);
+    ``seen_last_updated`` maps entry ids to the ``lastUpdated`` of the plan the user saw,
+    so an entry changed since is a conflict. Items come in file order: ``sheet_order``,
+    then order of appearance, then row number.
     """
     errors: dict[tuple[str, int], list[RowProblem]] = defaultdict(list)
     for problem in problems:

@@ -110,14 +110,19 @@ def render_validation(
     return "\n".join(lines)
 
 
+def _blank_if_none(value: object) -> object:
+    return "" if value is None else value
+
+
 def problems_frame(problems: Iterable[RowProblem], sources: Sequence[SheetData]) -> pd.DataFrame:
     """Problems as a table (``PROBLEM_COLUMNS``) followed by each problem's original row."""
     problems = list(problems)
+    # Blanks filled while building: fillna on object columns warns on pandas 2.2.
     table = pd.DataFrame(
-        [[getattr(p, c) for c in PROBLEM_COLUMNS] for p in problems],
+        [[_blank_if_none(getattr(p, c)) for c in PROBLEM_COLUMNS] for p in problems],
         columns=list(PROBLEM_COLUMNS),
         dtype=object,
-    ).fillna("")
+    )
     originals: dict[str, None] = {}
     for sheet in sources:
         originals.update(dict.fromkeys(map(str, sheet.frame.columns)))
