@@ -361,8 +361,8 @@ async def plan_rows(
     # An existing entry may stay on a closed ticket or with an inactive member: those
     # only refuse new time. The problem counts if the row moves the entry onto them.
     with_id = {(str(s), int(r)) for s, r, i in _id_cells(frame) if i}
-    held = [p for p in problems if p.code in STATUS_CODES and (p.sheet, p.row) in with_id]
-    problems = [p for p in problems if p not in held]
+    staying = [p for p in problems if p.code in STATUS_CODES and (p.sheet, p.row) in with_id]
+    problems = [p for p in problems if p not in staying]
     invalid = {(p.sheet, p.row) for p in problems if p.severity == "error"}
     # Rows with errors go to the plan too (as invalid): they keep their natural-key
     # occurrence, so a fixed row imported later does not take its twin's mobileGuid.
@@ -376,7 +376,7 @@ async def plan_rows(
         seen_last_updated=seen,
         sheet_order=[s.name for s in validation.sources],
     )
-    return _account_for_every_row(_moves_onto(plan, held), validation.sources)
+    return _account_for_every_row(_moves_onto(plan, staying), validation.sources)
 
 
 def _in_file_order(validation: ValidationResult) -> pd.DataFrame:

@@ -797,9 +797,12 @@ def validate_sheets(
     problems += _overlaps(checked, invalid | copies, settings.tz)
     problems += skipped
     problems.sort(key=lambda p: (sheet_order.get(p.sheet, 0), p.row))
-    rows = pd.concat([_valid_rows(part, invalid) for part in checked], ignore_index=True)
+    rows = pd.concat(
+        [_canonical_rows(part, lambda key: key not in invalid) for part in checked],
+        ignore_index=True,
+    )
     held_by_part = [(part, _held(part, problems, invalid)) for part in checked]
-    held_parts = [_valid_rows(part, invalid, held=keys) for part, keys in held_by_part if keys]
+    held_parts = [_canonical_rows(part, keys.__contains__) for part, keys in held_by_part if keys]
     held = pd.concat(held_parts, ignore_index=True) if held_parts else rows.iloc[:0]
     read = sum(len(part.frame) for part in checked)
     notes = [n for s in sheets for n in s.notes] + [n for part, _p in mapped for n in part.notes]
@@ -850,14 +853,9 @@ def _held(
 _cw_text = lru_cache(maxsize=1 << 16)(format_cw_datetime)
 
 
-def _valid_rows(
-    part: _Checked, invalid: set[tuple[str, int]], *, held: set[tuple[str, int]] | None = None
-) -> pd.DataFrame:
-    """The canonical frame of one sheet's valid rows (or of its ``held`` invalid ones)."""
-    if held is None:
-        keep = [(part.sheet, row) not in invalid for row in part.frame.index]
-    else:
-        keep = [(part.sheet, row) in held for row in part.frame.index]
+def _canonical_rows(part: _Checked, wanted: Callable[[tuple[str, int]], bool]) -> pd.DataFrame:
+    """The canonical frame of one sheet's rows whose (sheet, row) is ``wanted``."""
+    keep = [wanted((part.sheet, row)) for row in part.frame.index]
     out = part.frame.loc[keep, list(canonical_columns())]
     out.insert(0, "row", out.index.astype("int64"))
     out.insert(0, "sheet", part.sheet)
