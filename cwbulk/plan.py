@@ -320,9 +320,9 @@ def make_plan(
             )
 
     for (sheet, row), row_problems in errors.items():
-        first = row_problems[0]
-        more = f" (and {len(row_problems) - 1} more problems)" if len(row_problems) > 1 else ""
-        items.append(PlanItem(sheet, row, "invalid", code=first.code, message=first.message + more))
+        # Every problem of the row, so its results row says all there is to fix.
+        message = "; ".join(dict.fromkeys(p.message for p in row_problems))
+        items.append(PlanItem(sheet, row, "invalid", code=row_problems[0].code, message=message))
 
     order = {name: n for n, name in enumerate(sheet_order)}
     for item in items:

@@ -316,7 +316,7 @@ def test_rows_with_errors_are_invalid_and_warnings_are_not() -> None:
         (3, "invalid", "unknown_work_type"),
         (5, "invalid", "unknown_member"),
     ]
-    assert plan.items[1].message == "unknown work type (and 1 more problems)"
+    assert plan.items[1].message == "unknown work type; bad hours"
     assert plan.counts() == {
         "create": 1,
         "update": 0,
