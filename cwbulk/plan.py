@@ -315,6 +315,7 @@ def make_plan(
                     key=key,
                     mobile_guid=guid,
                     body=body,
+                    message=_same_key_note(index.others_made_by_cwbulk(desired, key, claimed)),
                     display=desired.display,
                 )
             )
@@ -408,13 +409,7 @@ class _ExistingIndex:
         if how == "mobileGuid":
             entry = self.by_guid.get(guid)
             return entry if entry is not None and int(entry["id"]) not in claimed else None
-        base = key.rsplit("|", 1)[0]
-        bucket = (
-            self.by_base_start[base]
-            if desired.start_given
-            else self.by_base[base.rsplit("|", 1)[0]]
-        )
-        free = [e for e in bucket if int(e["id"]) not in claimed]
+        free = [e for e in self._bucket(desired, key) if int(e["id"]) not in claimed]
         if how == "content":  # a row of cwbulk's whose occurrence moved finds its entry
             same = [
                 e for e in free if _made_by_cwbulk(e) and not any(diff_entry(desired, e, self.tz))
@@ -423,6 +418,35 @@ class _ExistingIndex:
         # An entry cwbulk made for another key belongs to another row (one that moved, or
         # is not in this file): taking it would overwrite that row's entry.
         return next((e for e in free if not _made_by_cwbulk(e) or _guid(e) == guid), None)
+
+    def _bucket(self, desired: DesiredRow, key: str) -> list[Mapping[str, Any]]:
+        """The entries with the row's natural key (start included when the row gives it)."""
+        base = key.rsplit("|", 1)[0]
+        if desired.start_given:
+            return self.by_base_start.get(base, [])
+        return self.by_base.get(base.rsplit("|", 1)[0], [])
+
+    def others_made_by_cwbulk(
+        self, desired: DesiredRow, key: str, claimed: Mapping[int, Any]
+    ) -> list[int]:
+        """Ids of the entries with the row's natural key that cwbulk made for rows not in
+        this plan (no row claimed them)."""
+        return [
+            int(e["id"])
+            for e in self._bucket(desired, key)
+            if _made_by_cwbulk(e) and int(e["id"]) not in claimed
+        ]
+
+
+def _same_key_note(entry_ids: Sequence[int]) -> str:
+    if not entry_ids:
+        return ""
+    listed = ", ".join(map(str, entry_ids[:3])) + (" …" if len(entry_ids) > 3 else "")
+    return (
+        f"ConnectWise already has entry {listed} with this member, date, charge-to and hours, "
+        "made by cwbulk from another row; if it is this row's time, give the row that "
+        "entry's id (it is then updated) or leave the row out"
+    )
 
 
 def _guid(entry: Mapping[str, Any]) -> str:

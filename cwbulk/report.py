@@ -236,6 +236,15 @@ def render_plan(result: ImportResult, *, show: int | None = 20) -> str:
         return item.message
 
     listing("create", "Creates", created)
+    twins = [i for i in plan.items if i.action == "create" and i.message]
+    if twins:
+        lines.append(
+            f"Check {len(twins)} of the creates: each has the member, date, charge-to and "
+            "hours of an entry cwbulk made from another row (the same time twice?):"
+        )
+        lines.extend(
+            f"  {_import_where(i.sheet, i.row, sheets)}: {i.message}" for i in twins[: show or None]
+        )
     listing("update", "Updates (before → after)", updated)
     listing("conflict", "Conflicts (left alone unless --on-conflict overwrite)", why)
     listing("duplicate", "Duplicates (skipped)", why)

@@ -431,6 +431,9 @@ def test_a_fixed_row_from_the_errors_only_file_leaves_its_twins_entry_alone(
     assert list(fix[column]) == [broken]
     fix.loc[0, column] = fixed
     fix.to_csv(errors, index=False)
+    shown = cwbulk(served, "import", str(errors), *UTC, "--dry-run")
+    assert "Check 1 of the creates" in shown.stderr
+    assert f"ConnectWise already has entry {twin_id} with this member" in shown.stderr
     served.clear_requests()
     again = as_json(cwbulk(served, "--json", "import", str(errors), *UTC, "--yes"))
 

@@ -204,6 +204,7 @@ def test_a_failed_row_sent_again_alone_does_not_take_its_twins_entry() -> None:
     again = only(make_plan([row(2)], existing, tz=TZ))
     assert (again.action, again.entry_id) == ("create", None)
     assert again.mobile_guid != existing[0]["mobileGuid"]
+    assert again.message.startswith("ConnectWise already has entry 61 with this member")
 
 
 def test_reordered_twins_find_their_own_entries_unchanged() -> None:
@@ -222,7 +223,7 @@ def test_a_twin_inserted_above_is_created_with_a_guid_nothing_carries() -> None:
     plan = make_plan([row(2), row(3, notes="twin")], existing, tz=TZ)
     inserted, old = plan.items
     assert (old.action, old.entry_id) == ("unchanged", 64)
-    assert inserted.action == "create"
+    assert (inserted.action, inserted.message) == ("create", ""), "its twin is in the file"
     assert inserted.mobile_guid not in {existing[0]["mobileGuid"], old.mobile_guid}
     assert inserted.body["mobileGuid"] == inserted.mobile_guid == mobile_guid(inserted.key)
     rerun = make_plan(
