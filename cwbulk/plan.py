@@ -411,9 +411,7 @@ class _ExistingIndex:
             return entry if entry is not None and int(entry["id"]) not in claimed else None
         free = [e for e in self._bucket(desired, key) if int(e["id"]) not in claimed]
         if how == "content":  # a row of cwbulk's whose occurrence moved finds its entry
-            same = [
-                e for e in free if _made_by_cwbulk(e) and not any(diff_entry(desired, e, self.tz))
-            ]
+            same = [e for e in free if _made_by_cwbulk(e) and _same_content(desired, e, self.tz)]
             return next((e for e in same if _guid(e) == guid), same[0] if same else None)
         # An entry cwbulk made for another key belongs to another row (one that moved, or
         # is not in this file): taking it would overwrite that row's entry.
@@ -446,6 +444,15 @@ def _same_key_note(entry_ids: Sequence[int]) -> str:
         f"ConnectWise already has entry {listed} with this member, date, charge-to and hours, "
         "made by cwbulk from another row; if it is this row's time, give the row that "
         "entry's id (it is then updated) or leave the row out"
+    )
+
+
+def _same_content(desired: DesiredRow, entry: Mapping[str, Any], tz: tzinfo) -> bool:
+    """No field the row gives differs, and blank notes mean no notes: twins that differ
+    only in notes, one of them blank, are two rows, not one."""
+    return not any(diff_entry(desired, entry, tz)) and all(
+        _text(entry.get(name)) == _text(given)
+        for name, given in (("notes", desired.notes), ("internalNotes", desired.internal_notes))
     )
 
 

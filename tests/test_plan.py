@@ -207,6 +207,15 @@ def test_a_failed_row_sent_again_alone_does_not_take_its_twins_entry() -> None:
     assert again.message.startswith("ConnectWise already has entry 61 with this member")
 
 
+def test_a_row_without_notes_does_not_take_its_twins_entry_that_has_notes() -> None:
+    rows = [row(2, notes=None), row(3, notes="twin")]
+    existing = [made(67, rows[1], rows, 1)]
+    again = only(make_plan([row(2, notes=None)], existing, tz=TZ))
+    assert (again.action, again.entry_id) == ("create", None)
+    own = [made(68, rows[0], rows, 0) | {"notes": ""}, *existing]
+    assert only(make_plan([row(2, notes=None)], own, tz=TZ)).entry_id == 68
+
+
 def test_reordered_twins_find_their_own_entries_unchanged() -> None:
     rows = [row(2), row(3, notes="twin")]
     existing = [made(62, rows[0], rows, 0), made(63, rows[1], rows, 1)]
