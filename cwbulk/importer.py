@@ -260,7 +260,19 @@ async def _import(
     ) as client:
         site, company = client.site.origin, client.company
         seen = {} if options.dry_run else _seen_in_plan_file(plan_path, sha, site, company)
-        plan = await plan_rows(client, validation, tz=tz, options=options, seen=seen)
+
+        def made_from_other_files(guids: Iterable[str]) -> set[str]:
+            with Journal(options.journal) as journal:
+                return journal.made_from_other_files(guids, source=path, site=site, company=company)
+
+        plan = await plan_rows(
+            client,
+            validation,
+            tz=tz,
+            options=options,
+            seen=seen,
+            other_files=made_from_other_files,
+        )
         result = ImportResult(
             source=path,
             plan=plan,
@@ -348,8 +360,13 @@ async def plan_rows(
     tz: tzinfo,
     options: ImportOptions,
     seen: Mapping[int, str],
+    other_files: Callable[[Iterable[str]], set[str]] = lambda _guids: set(),
 ) -> Plan:
-    """Resolve the valid rows, fetch the entries they may match, and plan every row."""
+    """Resolve the valid rows, fetch the entries they may match, and plan every row.
+
+    ``other_files`` tells which of the fetched entries' mobileGuids cwbulk made from other
+    files (the journal): a row with other content does not take those by mobileGuid.
+    """
     problems = list(validation.problems)
     frame = _in_file_order(validation)
     ids = pd.DataFrame(index=frame.index)
@@ -368,13 +385,16 @@ async def plan_rows(
     # occurrence, so a fixed row imported later does not take its twin's mobileGuid.
     desired = desired_rows(frame, ids, tz)
     valid = [d for d in desired if (d.sheet, d.row) not in invalid]
+    existing = await fetch_existing(client, valid)
+    guids = {str(e["mobileGuid"]).lower() for e in existing if e.get("mobileGuid")}
     plan = make_plan(
         desired,
-        await fetch_existing(client, valid),
+        existing,
         tz=tz,
         problems=problems,
         seen_last_updated=seen,
         sheet_order=[s.name for s in validation.sources],
+        other_files=other_files(guids) if guids else (),
     )
     return _account_for_every_row(_moves_onto(plan, staying), validation.sources)
 

@@ -333,6 +333,28 @@ class Journal:
         ).fetchall()
         return [_row_record(r) for r in found]
 
+    def made_from_other_files(
+        self, guids: Iterable[str], *, source: Path, site: str, company: str
+    ) -> set[str]:
+        """Of these mobileGuids, the ones whose entries a run created on this site from a
+        file other than ``source`` (compared as resolved paths)."""
+        wanted = list(guids)
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r[0]
+                for r in self._db.execute(
+                    "SELECT rows.mobile_guid FROM rows JOIN runs ON runs.id = rows.run"
+                    " WHERE rows.outcome = 'created' AND rows.rolled_back IS NULL"
+                    " AND runs.source != ? AND runs.site = ? AND runs.company = ?"
+                    f" AND rows.mobile_guid IN ({marks})",
+                    (str(source.resolve()), site, company, *chunk),
+                )
+            )
+        return found
+
     def guids_created_elsewhere(self, run_id: int, guids: Iterable[str]) -> set[str]:
         """Of these mobileGuids, the ones another run recorded as created (its entries)."""
         wanted = list(guids)

@@ -20,8 +20,9 @@ key, so entries that people typed are recognised too. The occurrence part of the
 counts a file's rows in order, so it moves when rows come and go (a fixed errors-only
 file, a row inserted above its twin). Matching guards against that: an unchanged entry is
 found by content wherever its row now sits, the natural key never takes an entry that
-cwbulk made for another key, and a new row whose ``mobileGuid`` an entry already carries
-gets the next free occurrence instead.
+cwbulk made for another key, nor (by key or ``mobileGuid``) one it made from another file
+with other content, and a new row whose ``mobileGuid`` an entry already carries gets the
+next free occurrence instead.
 """
 
 from __future__ import annotations
@@ -221,6 +222,7 @@ def make_plan(
     problems: Iterable[RowProblem] = (),
     seen_last_updated: Mapping[int, str] | None = None,
     sheet_order: Sequence[str] = (),
+    other_files: Iterable[str] = (),
 ) -> Plan:
     """Plan every source row: ``rows`` (resolved) and the rows with errors.
 
@@ -228,14 +230,17 @@ def make_plan(
     the sheet names); ``problems`` are validation and resolution problems (only errors make
     a row invalid; such a row may be among ``rows`` too, to keep its key's occurrence);
     ``seen_last_updated`` maps entry ids to the ``lastUpdated`` of the plan the user saw,
-    so an entry changed since is a conflict. Items come in file order: ``sheet_order``,
-    then order of appearance, then row number.
+    so an entry changed since is a conflict. ``other_files`` are the mobileGuids of
+    entries cwbulk made from another file (the journal knows): a row whose key gives such
+    a guid takes the entry only when their content is the same, since a row with other
+    content is new time, not an edit of that file's row. Items come in file order:
+    ``sheet_order``, then order of appearance, then row number.
     """
     errors: dict[tuple[str, int], list[RowProblem]] = defaultdict(list)
     for problem in problems:
         if problem.severity == "error":
             errors[(problem.sheet, problem.row)].append(problem)
-    index = _ExistingIndex(existing, tz)
+    index = _ExistingIndex(existing, tz, other_files)
     seen = seen_last_updated or {}
     items: list[PlanItem] = []
     keyed: list[tuple[DesiredRow, str, str]] = []
@@ -297,13 +302,13 @@ def make_plan(
                     ),
                 )
             )
-        elif guid in index.by_guid and claimed[int(index.by_guid[guid]["id"])][1] == "id":
+        elif guid in index.by_guid and claimed.get(_id(index.by_guid[guid]), ("", ""))[1] == "id":
             # The row made that entry once, and another row now edits it by its id.
-            entry_id = int(index.by_guid[guid]["id"])
+            entry_id = _id(index.by_guid[guid])
             why = f"both stand for ConnectWise entry {entry_id}"
             items.append(_duplicate(desired, key, claimed[entry_id][0].row, why))
         else:
-            if guid in index.by_guid:  # a row with that entry's content took it
+            if guid in index.by_guid:  # another row's entry: by content, or another file's
                 key, guid = _free_key(key, taken)
                 taken.add(guid)
             body = create_body(desired, guid)
@@ -372,8 +377,11 @@ def create_body(desired: DesiredRow, guid: str) -> dict[str, Any]:
 class _ExistingIndex:
     """Existing entries indexed by id, mobileGuid and natural key (with and without start)."""
 
-    def __init__(self, entries: Iterable[Mapping[str, Any]], tz: tzinfo) -> None:
+    def __init__(
+        self, entries: Iterable[Mapping[str, Any]], tz: tzinfo, other_files: Iterable[str] = ()
+    ) -> None:
         self.tz = tz
+        self.other_files = {g.lower() for g in other_files}
         self.by_id: dict[int, Mapping[str, Any]] = {}
         self.by_guid: dict[str, Mapping[str, Any]] = {}
         self.by_base: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -408,14 +416,23 @@ class _ExistingIndex:
             return None
         if how == "mobileGuid":
             entry = self.by_guid.get(guid)
-            return entry if entry is not None and int(entry["id"]) not in claimed else None
+            if entry is None or int(entry["id"]) in claimed:
+                return None
+            if guid in self.other_files and not _same_content(desired, entry, self.tz):
+                return None
+            return entry
         free = [e for e in self._bucket(desired, key) if int(e["id"]) not in claimed]
         if how == "content":  # a row of cwbulk's whose occurrence moved finds its entry
             same = [e for e in free if _made_by_cwbulk(e) and _same_content(desired, e, self.tz)]
             return next((e for e in same if _guid(e) == guid), same[0] if same else None)
-        # An entry cwbulk made for another key belongs to another row (one that moved, or
-        # is not in this file): taking it would overwrite that row's entry.
-        return next((e for e in free if not _made_by_cwbulk(e) or _guid(e) == guid), None)
+        # An entry cwbulk made for another key, or from another file, belongs to another
+        # row (one that moved, or is not in this file): taking it would overwrite it.
+        return next((e for e in free if self._may_take_by_key(e, guid)), None)
+
+    def _may_take_by_key(self, entry: Mapping[str, Any], guid: str) -> bool:
+        if not _made_by_cwbulk(entry):
+            return True
+        return _guid(entry) == guid and guid not in self.other_files
 
     def _bucket(self, desired: DesiredRow, key: str) -> list[Mapping[str, Any]]:
         """The entries with the row's natural key (start included when the row gives it)."""
@@ -454,6 +471,10 @@ def _same_content(desired: DesiredRow, entry: Mapping[str, Any], tz: tzinfo) -> 
         _text(entry.get(name)) == _text(given)
         for name, given in (("notes", desired.notes), ("internalNotes", desired.internal_notes))
     )
+
+
+def _id(entry: Mapping[str, Any]) -> int:
+    return int(entry["id"])
 
 
 def _guid(entry: Mapping[str, Any]) -> str:

@@ -444,6 +444,29 @@ def test_a_fixed_row_from_the_errors_only_file_leaves_its_twins_entry_alone(
     assert entry(served, made)["notes"] == "first"
 
 
+def test_a_new_twin_in_another_file_is_created_but_an_edit_of_the_same_file_updates(
+    served_sandbox, tmp_path: Path
+) -> None:
+    served = served_sandbox()
+    week = write_sheet(tmp_path / "week.csv", [new_row(0, notes="first")])
+    journal = ["--journal", str(tmp_path / "journal.sqlite")]
+    common = [*UTC, "--yes", *journal]
+    first = as_json(cwbulk(served, "--json", "import", str(week), *common))
+    made = int(pd.read_csv(first["results"], dtype=str).loc[0, "connectwiseId"])
+
+    extra = write_sheet(tmp_path / "late-additions.csv", [new_row(0, notes="second")])
+    shown = cwbulk(served, "import", str(extra), *UTC, "--dry-run", *journal)
+    assert f"ConnectWise already has entry {made} with this member" in shown.stderr
+    added = as_json(cwbulk(served, "--json", "import", str(extra), *common))
+    assert (added["counts"]["create"], added["counts"]["update"]) == (1, 0)
+    assert entry(served, made)["notes"] == "first"
+
+    write_sheet(week, [new_row(0, notes="first, edited")])
+    edited = as_json(cwbulk(served, "--json", "import", str(week), *common))
+    assert (edited["counts"]["create"], edited["counts"]["update"]) == (0, 1)
+    assert entry(served, made)["notes"] == "first, edited"
+
+
 def test_results_of_a_workbook_are_a_workbook(served_sandbox, tmp_path: Path) -> None:
     served = served_sandbox()
     source = tmp_path / "t.xlsx"

@@ -216,6 +216,20 @@ def test_a_row_without_notes_does_not_take_its_twins_entry_that_has_notes() -> N
     assert only(make_plan([row(2, notes=None)], own, tz=TZ)).entry_id == 68
 
 
+def test_a_row_of_another_file_with_other_content_does_not_take_an_entry_by_guid() -> None:
+    # Entry 69 was made from row 2 of an earlier file; a new file's first twin has its key.
+    earlier = made(69, row(2), [row(2)], 0)
+    supplement = row(5, notes="a third visit")
+    edit = only(make_plan([supplement], [earlier], tz=TZ))
+    assert (edit.action, edit.entry_id, edit.match) == ("update", 69, "mobileGuid")
+    new = only(make_plan([supplement], [earlier], tz=TZ, other_files=[earlier["mobileGuid"]]))
+    assert (new.action, new.entry_id) == ("create", None)
+    assert new.mobile_guid != earlier["mobileGuid"] and new.key.endswith("|2")
+    assert "entry 69" in new.message
+    same = only(make_plan([row(5)], [earlier], tz=TZ, other_files=[earlier["mobileGuid"]]))
+    assert (same.action, same.entry_id) == ("unchanged", 69)
+
+
 def test_reordered_twins_find_their_own_entries_unchanged() -> None:
     rows = [row(2), row(3, notes="twin")]
     existing = [made(62, rows[0], rows, 0), made(63, rows[1], rows, 1)]
