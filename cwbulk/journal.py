@@ -338,6 +338,21 @@ class Journal:
     ) -> set[str]:
         """Of these mobileGuids, the ones whose entries a run created on this site from a
         file other than ``source`` (compared as resolved paths)."""
+        return self._created_guids(
+            guids,
+            "runs.source != ? AND runs.site = ? AND runs.company = ?",
+            (str(source.resolve()), site, company),
+        )
+
+    def guids_created_elsewhere(self, run_id: int, guids: Iterable[str]) -> set[str]:
+        """Of these mobileGuids, the ones another run recorded as created (its entries)."""
+        return self._created_guids(guids, "rows.run != ?", (run_id,))
+
+    def _created_guids(
+        self, guids: Iterable[str], where: str, params: tuple[object, ...]
+    ) -> set[str]:
+        """Of ``guids``, those of entries created (not rolled back) by runs matching
+        ``where``; asked 500 at a time (SQLite's limit on parameters)."""
         wanted = list(guids)
         found: set[str] = set()
         for start in range(0, len(wanted), 500):
@@ -348,29 +363,11 @@ class Journal:
                 for r in self._db.execute(
                     "SELECT rows.mobile_guid FROM rows JOIN runs ON runs.id = rows.run"
                     " WHERE rows.outcome = 'created' AND rows.rolled_back IS NULL"
-                    " AND runs.source != ? AND runs.site = ? AND runs.company = ?"
-                    f" AND rows.mobile_guid IN ({marks})",
-                    (str(source.resolve()), site, company, *chunk),
+                    f" AND {where} AND rows.mobile_guid IN ({marks})",
+                    (*params, *chunk),
                 )
             )
         return found
-
-    def guids_created_elsewhere(self, run_id: int, guids: Iterable[str]) -> set[str]:
-        """Of these mobileGuids, the ones another run recorded as created (its entries)."""
-        wanted = list(guids)
-        taken: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            taken.update(
-                r[0]
-                for r in self._db.execute(
-                    f"SELECT mobile_guid FROM rows WHERE run != ? AND outcome = 'created'"
-                    f" AND rolled_back IS NULL AND mobile_guid IN ({marks})",
-                    (run_id, *chunk),
-                )
-            )
-        return taken
 
     def mark_rolled_back(
         self, run_id: int, rows: Iterable[tuple[str, int, int]], *, status: str
