@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 MONDAY = date.today() - timedelta(days=date.today().weekday())
@@ -230,6 +230,7 @@ ENTRY_FIELDS = st.sampled_from(
 
 @FUZZ
 @given(changes=st.dictionaries(ENTRY_FIELDS, JSON_VALUES, max_size=4))
+@example(changes={"actualHours": 69890804.0})  # once overflowed the date: a 500
 def test_random_entry_bodies_never_get_a_500(sandbox_client, changes) -> None:
     answer = sandbox_client.post("/time/entries", json={**VALID, **changes})
     assert answer.status_code in (201, 400), answer.text

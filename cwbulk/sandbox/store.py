@@ -887,7 +887,9 @@ def entry_times(
             message = f"actualHours must be more than 0, not {data['actualHours']}"
             errors.append(field_error("InvalidField", message, resource, "actualHours"))
             return None
-        end = start + timedelta(seconds=round((hours + deduct) * 3600))
+        # Capped before the date arithmetic: millions of hours would overflow the date.
+        span = min(hours + deduct, MAX_ENTRY_HOURS + 1)
+        end = start + timedelta(seconds=round(span * 3600))
     else:
         message = "timeEnd or actualHours is required: when the work ended, or how long it took"
         errors.append(field_error("MissingRequiredField", message, resource, "timeEnd"))
